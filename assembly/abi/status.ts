@@ -1,0 +1,29 @@
+// Status codes returned in every response header. Mirrored in host/plugin/status.ts; docs/abi.md has
+// the table. Numbers are part of the ABI: never renumber, only append.
+export const enum Status {
+  Ok = 0,
+  Truncated = 1,
+  BadMagic = 2,
+  BadVersion = 3,
+  BadName = 4,
+  BadPolicy = 5,
+  BadQuantity = 6,
+  TooLarge = 7,
+  BadPointer = 8,
+  TrailingBytes = 9,
+  InvalidConfig = 10,
+  BadValue = 11,
+}
+
+export const ABI_VERSION: i32 = 1;
+
+// Request magics, as the u32 read little-endian from the first four bytes.
+export const MAGIC_PLAN: u32 = 0x504c5243; // "CRLP"
+export const MAGIC_VALIDATE: u32 = 0x564c5243; // "CRLV"
+export const MAGIC_LIST: u32 = 0x4c4c5243; // "CRLL"
+
+// Limits that keep a malformed or hostile request from making the module allocate without bound.
+export const MAX_CONTAINERS: u32 = 65536;
+export const MAX_ENTRIES: u32 = 65536;
+export const MAX_NAME_BYTES: u32 = 4096;
+export const MAX_REQUEST_BYTES: usize = 256 << 20;

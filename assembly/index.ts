@@ -1,0 +1,2 @@
+// cri-logrotate.wasm: the rules behind one ABI (docs/abi.md). Exports live in assembly/abi/ only.
+export * from "./abi/exports";

@@ -1,0 +1,218 @@
+// The host half of the wire format in docs/abi.md: encode requests into one Buffer, decode responses.
+// The guest half is assembly/abi/codec.ts. Sizes travel as i64; the host keeps them as numbers (exact
+// up to 2^53, far beyond any file), except parseQuantity which returns a bigint.
+import { ABI_VERSION, MAGIC_LIST, MAGIC_PLAN, MAGIC_VALIDATE, Status } from "./status.js";
+import type { Action, ActionKindName, ConfigCheck, ContainerSnapshot, EntryKindName, ListEntry, Policy, ReasonName } from "./types.js";
+import { PluginError } from "./errors.js";
+
+const TWO_32 = 2 ** 32;
+
+export const ENTRY_KINDS: Record<EntryKindName, number> = { file: 0, symlink: 1, directory: 2, other: 3 };
+export const ACTION_KINDS: ActionKindName[] = ["remove", "compress", "rotate", "recover", "hold"]; // 1-based on the wire
+export const REASONS: ReasonName[] = [
+  "unused-tmp",
+  "unused-compressed-twin",
+  "excess",
+  "compress-rotated",
+  "size-limit",
+  "live-log-missing",
+  "shipper-unread",
+  "limit-unread-bytes",
+  "limit-hold-timeout",
+  "limit-root-budget",
+]; // 1-based on the wire
+
+const FLAG_COMPRESS = 1;
+const FLAG_SHIPPER_AWARE = 2;
+
+/** Appends fields to a Buffer it grows as needed. */
+class BufferWriter {
+  private buf: Buffer;
+  private pos = 0;
+  constructor(initial = 4096) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.pos + n) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  u8(v: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = v;
+  }
+  u32(v: number): void {
+    this.reserve(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+  i32(v: number): void {
+    this.reserve(4);
+    this.buf.writeInt32LE(v | 0, this.pos);
+    this.pos += 4;
+  }
+  i64(v: number): void {
+    if (!Number.isSafeInteger(v)) throw new RangeError(`${v} is not a safe integer`);
+    this.reserve(8);
+    const hi = Math.floor(v / TWO_32);
+    this.buf.writeUInt32LE(v - hi * TWO_32, this.pos);
+    this.buf.writeInt32LE(hi, this.pos + 4);
+    this.pos += 8;
+  }
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Reads a response payload; any overrun is a PLUGIN_BAD_RESPONSE (a bug in one of the two codecs). */
+export class BufferReader {
+  pos = 0;
+  constructor(private readonly buf: Buffer) {}
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new PluginError("PLUGIN_BAD_RESPONSE", `response ends at byte ${this.buf.length}, needed ${this.pos + n}`);
+  }
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  i64(): number {
+    this.need(8);
+    const lo = this.buf.readUInt32LE(this.pos);
+    const hi = this.buf.readInt32LE(this.pos + 4);
+    this.pos += 8;
+    return hi * TWO_32 + lo;
+  }
+  bigI64(): bigint {
+    this.need(8);
+    const v = this.buf.readBigInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  bytes(): Buffer {
+    const n = this.u32();
+    this.need(n);
+    const out = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return out;
+  }
+  end(): void {
+    if (this.pos !== this.buf.length) throw new PluginError("PLUGIN_BAD_RESPONSE", `${this.buf.length - this.pos} unread bytes at the end of a response`);
+  }
+}
+
+function limitOf(v: number | undefined): number {
+  return v === undefined ? -1 : v;
+}
+
+function clampSize(v: number): number {
+  // A log can never be larger than 2^53 bytes, so clamping keeps the meaning of a huge limit exactly.
+  return Math.max(Math.min(v, Number.MAX_SAFE_INTEGER), Number.MIN_SAFE_INTEGER);
+}
+
+export function encodePlanRequest(snapshots: ContainerSnapshot[], now: number, policy: Policy): Buffer {
+  const w = new BufferWriter(64 + snapshots.length * 256);
+  w.u32(MAGIC_PLAN);
+  w.i32(ABI_VERSION);
+  w.i64(clampSize(policy.maxSize));
+  w.i32(policy.maxFiles);
+  w.u32((policy.compress ? FLAG_COMPRESS : 0) | (policy.shipperAware ? FLAG_SHIPPER_AWARE : 0));
+  w.i64(limitOf(policy.maxUnreadBytesPerContainer));
+  w.i64(limitOf(policy.holdTimeoutSeconds));
+  w.i64(limitOf(policy.logRootBudget));
+  w.i64(Math.floor(now));
+  w.u32(snapshots.length);
+  for (const c of snapshots) {
+    w.bytes(Buffer.from(c.id, "utf8"));
+    w.bytes(c.logName);
+    w.u32(c.entries.length);
+    for (const e of c.entries) {
+      w.bytes(e.name);
+      w.u8(ENTRY_KINDS[e.kind]);
+      w.i64(e.size);
+      w.i64(Math.floor(e.mtime));
+      w.i64(e.readOffset ?? -1);
+      w.i64(e.lastLineStart ?? -1);
+    }
+  }
+  return w.finish();
+}
+
+export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot[]): { id: string; actions: Action[] }[] {
+  const r = new BufferReader(payload);
+  const n = r.u32();
+  if (n !== snapshots.length) throw new PluginError("PLUGIN_BAD_RESPONSE", `plan has ${n} containers, the request had ${snapshots.length}`);
+  const plans = [];
+  for (let i = 0; i < n; i++) {
+    const count = r.u32();
+    const actions: Action[] = [];
+    for (let j = 0; j < count; j++) {
+      const kind = ACTION_KINDS[r.u8() - 1];
+      const reason = REASONS[r.u8() - 1];
+      const name = r.bytes();
+      const unreadBytes = r.i64();
+      const detail = r.bytes().toString("utf8");
+      if (!kind || !reason) throw new PluginError("PLUGIN_BAD_RESPONSE", `unknown action kind or reason in the plan of container ${snapshots[i]!.id}`);
+      actions.push({ kind, reason, name, unreadBytes, detail });
+    }
+    plans.push({ id: snapshots[i]!.id, actions });
+  }
+  r.end();
+  return plans;
+}
+
+export function encodeValidateRequest(check: ConfigCheck): Buffer {
+  const w = new BufferWriter(64);
+  w.u32(MAGIC_VALIDATE);
+  w.i32(ABI_VERSION);
+  w.bytes(Buffer.from(check.containerLogMaxSize, "utf8"));
+  w.i32(check.containerLogMaxFiles);
+  w.i32(check.containerLogMaxWorkers);
+  w.i64(Math.trunc(check.containerLogMonitorIntervalMs));
+  return w.finish();
+}
+
+export function encodeListRequest(logName: Buffer, entries: ListEntry[]): Buffer {
+  const w = new BufferWriter(64 + entries.length * 32);
+  w.u32(MAGIC_LIST);
+  w.i32(ABI_VERSION);
+  w.bytes(logName);
+  w.u32(entries.length);
+  for (const e of entries) {
+    w.bytes(e.name);
+    w.u8(ENTRY_KINDS[e.kind]);
+  }
+  return w.finish();
+}
+
+export function decodeNameList(payload: Buffer): Buffer[] {
+  const r = new BufferReader(payload);
+  const n = r.u32();
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) out.push(r.bytes());
+  r.end();
+  return out;
+}
+
+export function decodeI64(payload: Buffer): bigint {
+  const r = new BufferReader(payload);
+  const v = r.bigI64();
+  r.end();
+  return v;
+}
+
+export { Status };

@@ -1,0 +1,45 @@
+// The rules as the host sees them: typed calls into cri-logrotate.wasm.
+import { decodeI64, decodeNameList, decodePlanResponse, encodeListRequest, encodePlanRequest, encodeValidateRequest } from "./codec.js";
+import type { ConfigCheck, ContainerPlan, ContainerSnapshot, ListEntry, Plugin, Policy } from "./types.js";
+import { WasmModule, expectOk } from "./wasm.js";
+import { ABI_VERSION } from "./status.js";
+import { PluginError } from "./errors.js";
+
+export class WasmPlugin implements Plugin {
+  constructor(private readonly wasm: WasmModule) {
+    const version = wasm.abiVersion();
+    if (version !== ABI_VERSION) {
+      throw new PluginError("PLUGIN_LOAD", `${wasm.path} speaks ABI version ${version}, this host speaks ${ABI_VERSION}: rebuild with "npm run build"`);
+    }
+  }
+
+  abiVersion(): number {
+    return this.wasm.abiVersion();
+  }
+
+  planRotation(snapshots: ContainerSnapshot[], now: number, policy: Policy): ContainerPlan[] {
+    const payload = expectOk("crl_plan_batch", this.wasm.call("crl_plan_batch", encodePlanRequest(snapshots, now, policy)));
+    return decodePlanResponse(payload, snapshots);
+  }
+
+  parseQuantity(text: string): bigint {
+    return decodeI64(expectOk("crl_parse_quantity", this.wasm.call("crl_parse_quantity", Buffer.from(text, "utf8"))));
+  }
+
+  validateConfig(check: ConfigCheck): bigint {
+    return decodeI64(expectOk("crl_validate_config", this.wasm.call("crl_validate_config", encodeValidateRequest(check))));
+  }
+
+  listLogs(logName: Buffer, entries: ListEntry[]): Buffer[] {
+    return decodeNameList(expectOk("crl_list_logs", this.wasm.call("crl_list_logs", encodeListRequest(logName, entries))));
+  }
+}
+
+/** Loads build/cri-logrotate.wasm (or `wasmPath`) and checks its ABI version. */
+export function loadPlugin(wasmPath?: string): WasmPlugin {
+  return new WasmPlugin(new WasmModule(wasmPath));
+}
+
+export { PluginError } from "./errors.js";
+export { WasmModule } from "./wasm.js";
+export type * from "./types.js";

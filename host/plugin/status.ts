@@ -1,0 +1,28 @@
+// Mirrors assembly/abi/status.ts (docs/abi.md). Numbers are part of the ABI.
+export const Status = {
+  OK: 0,
+  TRUNCATED: 1,
+  BAD_MAGIC: 2,
+  BAD_VERSION: 3,
+  BAD_NAME: 4,
+  BAD_POLICY: 5,
+  BAD_QUANTITY: 6,
+  TOO_LARGE: 7,
+  BAD_POINTER: 8,
+  TRAILING_BYTES: 9,
+  INVALID_CONFIG: 10,
+  BAD_VALUE: 11,
+} as const;
+
+export type StatusName = keyof typeof Status;
+
+const names = new Map<number, StatusName>(Object.entries(Status).map(([k, v]) => [v, k as StatusName]));
+
+export function statusName(code: number): StatusName | `UNKNOWN_${number}` {
+  return names.get(code) ?? `UNKNOWN_${code}`;
+}
+
+export const ABI_VERSION = 1;
+export const MAGIC_PLAN = 0x504c5243; // "CRLP"
+export const MAGIC_VALIDATE = 0x564c5243; // "CRLV"
+export const MAGIC_LIST = 0x4c4c5243; // "CRLL"

@@ -1,0 +1,157 @@
+// The boundary itself: module shape, every malformed-request status, odd names, and a fuzz run that
+// throws thousands of random and mutated buffers at every entry (no trap, memory stays bounded).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { WasmModule, defaultWasmPath } from "../../host/plugin/wasm.js";
+import { WasmPlugin } from "../../host/plugin/index.js";
+import { encodePlanRequest, encodeListRequest, encodeValidateRequest } from "../../host/plugin/codec.js";
+import { statusName } from "../../host/plugin/status.js";
+import type { ContainerSnapshot, Policy } from "../../host/plugin/types.js";
+
+const wasm = new WasmModule();
+const plugin = new WasmPlugin(wasm);
+const policy: Policy = { maxSize: 10, maxFiles: 3, compress: true, shipperAware: false };
+
+function snapshot(names: Buffer[], liveSize = 100): ContainerSnapshot {
+  return {
+    id: "c1",
+    logName: Buffer.from("0.log"),
+    entries: [{ name: Buffer.from("0.log"), kind: "file", size: liveSize, mtime: 0 }, ...names.map((name) => ({ name, kind: "file" as const, size: 5, mtime: 0 }))],
+  };
+}
+
+test("module shape: a WASI reactor importing only wasi_snapshot_preview1, runtime exported", () => {
+  const mod = new WebAssembly.Module(new Uint8Array(readFileSync(defaultWasmPath())));
+  const imports = WebAssembly.Module.imports(mod);
+  assert.ok(imports.length > 0);
+  for (const i of imports) assert.equal(i.module, "wasi_snapshot_preview1", `${i.module}.${i.name}`);
+  const exports = WebAssembly.Module.exports(mod).map((e) => e.name);
+  for (const name of ["_initialize", "memory", "__new", "__pin", "__unpin", "__collect", "crl_abi_version", "crl_plan_batch", "crl_parse_quantity", "crl_validate_config", "crl_list_logs"]) {
+    assert.ok(exports.includes(name), `exports ${name}`);
+  }
+  assert.ok(!exports.includes("_start"), "a reactor has no _start");
+  assert.equal(plugin.abiVersion(), 1);
+});
+
+function valid(): Buffer {
+  return Buffer.from(encodePlanRequest([snapshot([Buffer.from("0.log.20240101-000000")])], 1_700_000_000, policy));
+}
+
+function patched(offset: number, bytes: number[]): Buffer {
+  const b = valid();
+  bytes.forEach((v, i) => (b[offset + i] = v));
+  return b;
+}
+
+// Offsets in a plan request: magic 0, version 4, maxSize 8, maxFiles 16, flags 20, limits 24..47, now 48,
+// count 56, first container from 60: id len 60, "c1" 64, logName len 66, "0.log" 70, entry count 75,
+// first entry name len 79, name 83..87, kind 88.
+const malformed: Record<string, { request: Buffer; status: string }> = {
+  "empty request": { request: Buffer.alloc(0), status: "TRUNCATED" },
+  "bad magic": { request: patched(0, [0x58]), status: "BAD_MAGIC" },
+  "other ABI version": { request: patched(4, [2, 0, 0, 0]), status: "BAD_VERSION" },
+  "maxFiles 1": { request: patched(16, [1, 0, 0, 0]), status: "BAD_POLICY" },
+  "unknown flag bit": { request: patched(20, [0x81, 0, 0, 0]), status: "BAD_POLICY" },
+  "limit below -1": { request: patched(24, [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), status: "BAD_POLICY" },
+  "container count past the end": { request: patched(56, [0x10, 0, 0, 0]), status: "TRUNCATED" },
+  "container count past the limit": { request: patched(56, [0xff, 0xff, 0xff, 0x7f]), status: "TOO_LARGE" },
+  "name holds '/'": { request: patched(83, [0x2f]), status: "BAD_NAME" },
+  "name holds NUL": { request: patched(84, [0]), status: "BAD_NAME" },
+  "entry kind 9": { request: patched(88, [9]), status: "BAD_VALUE" },
+  "name length past the limit": { request: patched(79, [0x01, 0x20, 0, 0]), status: "TOO_LARGE" },
+  "truncated inside an entry": { request: valid().subarray(0, 100), status: "TRUNCATED" },
+  "trailing byte": { request: Buffer.concat([valid(), Buffer.from([0])]), status: "TRAILING_BYTES" },
+  "empty container id": {
+    request: Buffer.from(encodePlanRequest([{ ...snapshot([]), id: "" }], 0, policy)),
+    status: "BAD_NAME",
+  },
+  "log name is '..'": { request: Buffer.from(encodePlanRequest([{ ...snapshot([]), logName: Buffer.from("..") }], 0, policy)), status: "BAD_NAME" },
+  "entry name is '.'": { request: Buffer.from(encodePlanRequest([snapshot([Buffer.from(".")])], 0, policy)), status: "BAD_NAME" },
+};
+
+for (const [name, tc] of Object.entries(malformed)) {
+  test(`plan_batch rejects ${name} with ${tc.status}`, () => {
+    const res = wasm.call("crl_plan_batch", tc.request);
+    assert.equal(statusName(res.status), tc.status, res.payload.toString());
+    assert.ok(res.payload.length > 0, "an error says what is wrong");
+  });
+}
+
+test("a pointer outside linear memory is BAD_POINTER, not a trap", () => {
+  const res = wasm.rawCall("crl_plan_batch", 0x7fff_fff0, 64);
+  assert.equal(statusName(res.status), "BAD_POINTER");
+  assert.equal(statusName(wasm.rawCall("crl_list_logs", 16, 0xffff_ffff).status), "BAD_POINTER");
+});
+
+test("validate_config and list_logs reject bad magic and truncation", () => {
+  const v = Buffer.from(encodeValidateRequest({ containerLogMaxSize: "10Mi", containerLogMaxFiles: 5, containerLogMaxWorkers: 1, containerLogMonitorIntervalMs: 10_000 }));
+  assert.equal(statusName(wasm.call("crl_validate_config", v.subarray(0, 10)).status), "TRUNCATED");
+  v[0] = 0;
+  assert.equal(statusName(wasm.call("crl_validate_config", v).status), "BAD_MAGIC");
+  const l = Buffer.from(encodeListRequest(Buffer.from("0.log"), [{ name: Buffer.from("a/b"), kind: "file" }]));
+  assert.equal(statusName(wasm.call("crl_list_logs", l).status), "BAD_NAME");
+});
+
+test("names travel as raw bytes: newline, space, '*', '[', invalid UTF-8", () => {
+  const odd = ["0.log.a\nb", "0.log.a b", "0.log.*", "0.log.[x]"].map((s) => Buffer.from(s)).concat([Buffer.from([0x30, 0x2e, 0x6c, 0x6f, 0x67, 0x2e, 0xff, 0xfe])]);
+  const listed = plugin.listLogs(Buffer.from("0.log"), [{ name: Buffer.from("0.log"), kind: "file" }, ...odd.map((name) => ({ name, kind: "file" as const }))]);
+  const sorted = [...odd].sort(Buffer.compare);
+  assert.deepEqual(listed.map((b) => b.toString("hex")), [...sorted, Buffer.from("0.log")].map((b) => b.toString("hex")));
+  const [plan] = plugin.planRotation([snapshot(odd)], 1_700_000_000, { ...policy, maxFiles: 10 });
+  const compressed = plan!.actions.filter((a) => a.kind === "compress").map((a) => a.name.toString("hex")).sort();
+  assert.deepEqual(compressed, odd.map((b) => b.toString("hex")).sort());
+});
+
+/** xorshift32: deterministic, so a failing fuzz case can be replayed from its seed. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+function mutate(base: Buffer, next: () => number): Buffer {
+  const b = Buffer.from(base);
+  switch (next() % 4) {
+    case 0: // flip a few bytes
+      for (let i = next() % 4; i >= 0; i--) b[next() % b.length] = next() & 0xff;
+      return b;
+    case 1: // truncate
+      return b.subarray(0, next() % b.length);
+    case 2: // set a 32-bit field to an extreme
+      b.writeUInt32LE([0, 1, 0xffffffff, 0x7fffffff, 4097][next() % 5]!, (next() % Math.max(1, b.length - 4)) & ~0);
+      return b;
+    default: // random bytes
+      return Buffer.from(Array.from({ length: next() % 200 }, () => next() & 0xff));
+  }
+}
+
+test("fuzz: 6,000 random and mutated requests never trap and memory stays bounded", () => {
+  const next = rng(0x5eed);
+  const bases: Record<string, Buffer> = {
+    crl_plan_batch: Buffer.from(encodePlanRequest([snapshot([Buffer.from("0.log.20240101-000000"), Buffer.from("0.log.20240101-000001.gz")]), snapshot([])], 1_700_000_000, { ...policy, shipperAware: true, logRootBudget: 100 })),
+    crl_list_logs: Buffer.from(encodeListRequest(Buffer.from("0.log"), [{ name: Buffer.from("0.log.1"), kind: "file" }])),
+    crl_validate_config: Buffer.from(encodeValidateRequest({ containerLogMaxSize: "10Mi", containerLogMaxFiles: 5, containerLogMaxWorkers: 1, containerLogMonitorIntervalMs: 10_000 })),
+    crl_parse_quantity: Buffer.from("1.5Gi"),
+  };
+  const entries = Object.keys(bases);
+  let pagesAfterWarmup = 0;
+  const statuses = new Map<string, number>();
+  for (let i = 0; i < 6000; i++) {
+    const entry = entries[i % entries.length]!;
+    const request = mutate(bases[entry]!, next);
+    const res = wasm.call(entry, request); // a trap would throw PLUGIN_TRAP
+    const s = statusName(res.status);
+    statuses.set(s, (statuses.get(s) ?? 0) + 1);
+    if (i === 1000) pagesAfterWarmup = wasm.memoryPages;
+  }
+  assert.ok(statuses.size >= 4, `the fuzz reached several statuses: ${[...statuses].join(" ")}`);
+  assert.ok(wasm.memoryPages <= pagesAfterWarmup + 2, `memory grew from ${pagesAfterWarmup} to ${wasm.memoryPages} pages`);
+  assert.ok(wasm.memoryPages < 64, `memory is ${wasm.memoryPages} pages`);
+});
