@@ -49,7 +49,7 @@ export class Policy {
 export class FileEntry {
   constructor(
     public name: Name,
-    public kind: u8 = EntryKind.Regular,
+    public kind: u8 = <u8>EntryKind.Regular,
     public size: i64 = 0,
     public mtime: i64 = 0,
     public readOffset: i64 = UNKNOWN,

@@ -22,8 +22,9 @@ export class WasmPlugin implements Plugin {
     return decodePlanResponse(payload, snapshots);
   }
 
-  parseQuantity(text: string): bigint {
-    return decodeI64(expectOk("crl_parse_quantity", this.wasm.call("crl_parse_quantity", Buffer.from(text, "utf8"))));
+  parseQuantity(text: string | Buffer): bigint {
+    const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+    return decodeI64(expectOk("crl_parse_quantity", this.wasm.call("crl_parse_quantity", bytes)));
   }
 
   validateConfig(check: ConfigCheck): bigint {

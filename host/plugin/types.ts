@@ -67,7 +67,7 @@ export interface ListEntry { name: Buffer; kind: EntryKindName }
 export interface Plugin {
   abiVersion(): number;
   planRotation(snapshots: ContainerSnapshot[], now: number, policy: Policy): ContainerPlan[];
-  parseQuantity(text: string): bigint;
+  parseQuantity(text: string | Buffer): bigint;
   /** Throws PluginError INVALID_CONFIG with the kubelet's message; returns the parsed max size. */
   validateConfig(check: ConfigCheck): bigint;
   listLogs(logName: Buffer, entries: ListEntry[]): Buffer[];

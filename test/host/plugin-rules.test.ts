@@ -7,24 +7,24 @@ import { display, fixture, nameOf, snapshotsOf, type FixtureName, type PlanCase 
 
 const plugin = loadPlugin();
 
-interface QuantityCase { input: string; value?: string; error?: string; why?: string }
-for (const tc of fixture<QuantityCase[]>("quantity")) {
-  test(`quantity ${JSON.stringify(tc.input)}`, () => {
+interface QuantityCase { input: FixtureName; value?: string; error?: string; why?: string }
+for (const tc of fixture<{ cases: QuantityCase[] }>("quantity").cases) {
+  test(`quantity ${display(tc.input)}`, () => {
     if (tc.error !== undefined) {
-      assert.throws(() => plugin.parseQuantity(tc.input), (err: unknown) => {
+      assert.throws(() => plugin.parseQuantity(nameOf(tc.input)), (err: unknown) => {
         assert.ok(err instanceof PluginError);
         assert.equal(err.code, "BAD_QUANTITY");
         assert.ok(err.message.includes(tc.error!), `message ${JSON.stringify(err.message)} should include ${JSON.stringify(tc.error)}`);
         return true;
       });
     } else {
-      assert.equal(plugin.parseQuantity(tc.input), BigInt(tc.value!));
+      assert.equal(plugin.parseQuantity(nameOf(tc.input)), BigInt(tc.value!));
     }
   });
 }
 
 interface ConfigCase { name: string; maxSize: string; maxFiles: number; maxWorkers: number; monitorIntervalMs: number; maxSizeBytes?: string; error?: string }
-for (const tc of fixture<ConfigCase[]>("config")) {
+for (const tc of fixture<{ cases: ConfigCase[] }>("config").cases) {
   test(`config: ${tc.name}`, () => {
     const check = {
       containerLogMaxSize: tc.maxSize,
@@ -45,7 +45,7 @@ for (const tc of fixture<ConfigCase[]>("config")) {
   });
 }
 
-for (const tc of fixture<PlanCase[]>("plan")) {
+for (const tc of fixture<{ cases: PlanCase[] }>("plan").cases) {
   test(`plan: ${tc.name}`, () => {
     const plans = plugin.planRotation(snapshotsOf(tc), tc.now, tc.policy);
     assert.equal(plans.length, tc.expect.length);
@@ -59,7 +59,7 @@ for (const tc of fixture<PlanCase[]>("plan")) {
 }
 
 interface ListCase { name: string; logName: FixtureName; entries: (FixtureName | { name: FixtureName; kind: "file" | "symlink" | "directory" | "other" })[]; expect: FixtureName[] }
-for (const tc of fixture<ListCase[]>("list-logs")) {
+for (const tc of fixture<{ cases: ListCase[] }>("list-logs").cases) {
   test(`list logs: ${tc.name}`, () => {
     const entries = tc.entries.map((e) =>
       typeof e === "object" && "name" in e ? { name: nameOf(e.name), kind: e.kind } : { name: nameOf(e as FixtureName), kind: "file" as const },
