@@ -1,0 +1,127 @@
+// Every filesystem effect of the shim goes through `Fs`, so tests can inject faults (test/support/faulty-fs.ts)
+// and no code path reaches around it. Paths are strings or Buffers: file names may hold bytes that are not
+// UTF-8, so directory entries are read as Buffers and joined as Buffers.
+import * as fsp from "node:fs/promises";
+import { constants, type ReadStream, type WriteStream } from "node:fs";
+import type { EntryKindName } from "./plugin/types.js";
+
+export type FsPath = string | Buffer;
+
+export interface FileInfo {
+  kind: EntryKindName;
+  size: number;
+  mtimeMs: number;
+  mode: number; // permission bits
+  inode: number;
+}
+
+export interface DirEntry extends FileInfo {
+  name: Buffer;
+}
+
+export interface Fs {
+  /** lstat; null when the path does not exist. Never follows a final symlink. */
+  lstat(path: FsPath): Promise<FileInfo | null>;
+  /** Every entry of a directory with its lstat, names as raw bytes. Entries that vanish meanwhile are skipped. */
+  listDir(dir: FsPath): Promise<DirEntry[]>;
+  rename(from: FsPath, to: FsPath): Promise<void>;
+  /** Unlinks a file; ENOENT is an error unless `missingOk`. */
+  remove(path: FsPath, missingOk?: boolean): Promise<void>;
+  /** Opens a regular file for reading without following a symlink. */
+  openRead(path: FsPath): Promise<{ stream: ReadStream; info: FileInfo }>;
+  /** Creates (or truncates) a file with `mode`, never through a symlink. */
+  openWrite(path: FsPath, mode: number): Promise<{ stream: WriteStream; sync(): Promise<void>; close(): Promise<void> }>;
+  /** fsync a directory so a rename in it survives a crash. */
+  syncDir(dir: FsPath): Promise<void>;
+  readFile(path: FsPath): Promise<Buffer>;
+}
+
+function kindOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(): boolean }): EntryKindName {
+  if (st.isSymbolicLink()) return "symlink";
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "directory";
+  return "other";
+}
+
+function infoOf(st: import("node:fs").Stats): FileInfo {
+  return { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, inode: st.ino };
+}
+
+export function joinPath(dir: FsPath, name: FsPath): Buffer {
+  const d = Buffer.isBuffer(dir) ? dir : Buffer.from(dir);
+  const n = Buffer.isBuffer(name) ? name : Buffer.from(name);
+  return Buffer.concat([d, Buffer.from("/"), n]);
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+export const realFs: Fs = {
+  async lstat(path) {
+    try {
+      return infoOf(await fsp.lstat(path));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  },
+
+  async listDir(dir) {
+    const names = await fsp.readdir(dir, { encoding: "buffer" });
+    const out: DirEntry[] = [];
+    for (const name of names) {
+      try {
+        out.push({ name, ...infoOf(await fsp.lstat(joinPath(dir, name))) });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return out;
+  },
+
+  rename: (from, to) => fsp.rename(from, to),
+
+  async remove(path, missingOk = false) {
+    try {
+      await fsp.unlink(path);
+    } catch (err) {
+      if (!(missingOk && isNotFound(err))) throw err;
+    }
+  },
+
+  async openRead(path) {
+    const handle = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw Object.assign(new Error(`${String(path)} is not a regular file`), { code: "ENOTREG" });
+      return { stream: handle.createReadStream({ autoClose: true }), info: infoOf(st) };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  },
+
+  async openWrite(path, mode) {
+    const handle = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+    // The umask must not narrow the source's mode: the kubelet keeps the mode exactly.
+    await handle.chmod(mode);
+    const stream = handle.createWriteStream({ autoClose: false });
+    return {
+      stream,
+      sync: () => handle.sync(),
+      close: () => handle.close(),
+    };
+  },
+
+  async syncDir(dir) {
+    const handle = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+
+  readFile: (path) => fsp.readFile(path),
+};
