@@ -51,6 +51,7 @@ export interface ManagerOptions {
 interface Known {
   location?: LogLocation;
   refused?: string; // a path we will not touch; logged once
+  liveNotFile?: boolean; // the live log is a symlink/directory/device: the rules leave it alone; logged once
 }
 
 export interface PlannedContainer {
@@ -180,6 +181,7 @@ export class LogManager {
     for (const item of located) {
       try {
         const entries = await this.look(item.c.id, item.location, listed);
+        this.warnIfLiveNotFile(item.c.id, item.location, entries);
         snapshots.push({ id: item.c.id, logName: item.location.logName, entries });
         order.push(item);
       } catch (err) {
@@ -198,6 +200,23 @@ export class LogManager {
     return plans.map((p, i) => ({ id: p.id, name: order[i]!.c.name, location: order[i]!.location, actions: p.actions }));
   }
 
+  /**
+   * A live log that is not a regular file (say, a symlink to a file outside the root) was put there by someone
+   * else; the rules plan nothing for it. Say so once per container, or the refusal would be silent.
+   */
+  private warnIfLiveNotFile(id: string, location: LogLocation, entries: FileEntry[]): void {
+    const known = this.known.get(id);
+    const live = entries.find((e) => e.name.equals(location.logName));
+    if (!known || known.liveNotFile || !live || live.kind === "file") return;
+    known.liveNotFile = true;
+    this.observer.error("path");
+    this.o.logger.warn("refusing container log path", {
+      containerId: id,
+      path: location.logPath,
+      reason: `the live log is a ${live.kind}, not a regular file`,
+    });
+  }
+
   /** ContainerStatus once per container: its log path never changes while it exists. */
   private async discover(c: ContainerSummary): Promise<void> {
     const { cri, logger, fs, logRoot } = this.o;
@@ -214,7 +233,13 @@ export class LogManager {
       await checkNoSymlinks(fs, location.dir, logRoot);
       this.known.set(c.id, { location });
     } catch (err) {
-      if (!(err instanceof PathError)) throw err;
+      if (!(err instanceof PathError)) {
+        // An I/O error (EACCES, EIO) is about this container only; rethrowing would fail the whole pass.
+        // Not cached: checked again next pass.
+        this.observer.error("stat");
+        logger.error("failed to check container log path", { containerId: c.id, path: logPath, err });
+        return;
+      }
       this.observer.error("path");
       logger.warn("refusing container log path", { containerId: c.id, path: logPath, reason: err.message });
       this.known.set(c.id, { refused: err.message });
