@@ -1,0 +1,215 @@
+// The `cri-logrotate` command. Exit codes: 0 done, 1 a runtime failure (CRI unreachable, a file
+// operation failed, another instance holds the lock), 2 bad usage or invalid configuration.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, DEFAULTS, loadConfig, type Config } from "./config.js";
+import { createShim, type Shim } from "./daemon.js";
+import { acquireLock, LockError } from "./lock.js";
+import { jsonLogger, type Logger } from "./log.js";
+import { startMetricsServer } from "./metrics.js";
+import { packageRoot } from "./package-root.js";
+import { showPath } from "./paths.js";
+import { loadPlugin } from "./plugin/index.js";
+import type { Plugin } from "./plugin/types.js";
+import type { PlannedContainer } from "./manager.js";
+import { createProgressAttacher } from "./progress/attacher.js";
+
+export interface Io {
+  stdout: { write(chunk: string | Uint8Array): unknown };
+  stderr: { write(chunk: string | Uint8Array): unknown };
+  /** Resolves when the daemon should stop (SIGTERM/SIGINT in production, a test's trigger otherwise). */
+  stopSignal?: Promise<void>;
+  /** For tests: reach the running shim. */
+  onShim?: (shim: Shim) => void;
+}
+
+export const HELP = `cri-logrotate — Kubernetes container log rotation (the kubelet's container log manager) beside the log agent
+
+Usage:
+  cri-logrotate run   [flags]        rotate logs every monitor interval until SIGTERM (the daemon)
+  cri-logrotate once  [flags]        one rotation pass, then exit
+  cri-logrotate plan  [flags]        dry run: what a pass would do and why; touches no file
+  cri-logrotate clean <id> [flags]   remove every log of container <id> (live, rotated, .gz, .tmp)
+  cri-logrotate logs  <id> [flags]   list container <id>'s logs, oldest first, the live log last
+  cri-logrotate help | --help        this text
+
+Flags (a YAML file given with --config sets the same keys; flags win; see docs/configuration.md):
+  --config <file>                          YAML configuration file
+  --container-log-max-size <quantity>      rotate when the live log reaches this size (default ${DEFAULTS.containerLogMaxSize}; negative disables)
+  --container-log-max-files <n>            files kept per container, live log included, > 1 (default ${DEFAULTS.containerLogMaxFiles})
+  --container-log-max-workers <n>          containers worked on in parallel, >= 1 (default ${DEFAULTS.containerLogMaxWorkers})
+  --container-log-monitor-interval <dur>   time between passes, >= 3s (default ${DEFAULTS.containerLogMonitorInterval})
+  --runtime-endpoint <unix://path>         CRI socket (default: containerd's, else CRI-O's, like crictl)
+  --runtime-request-timeout <dur>          deadline of every CRI call (default ${DEFAULTS.runtimeRequestTimeout})
+  --log-root <dir>                         only paths under this directory are touched (default ${DEFAULTS.logRoot})
+  --compression <gzip|none>                compress older rotated files (default ${DEFAULTS.compression})
+  --compression-level <1-9>                gzip level (default ${DEFAULTS.compressionLevel})
+  --metrics-address <host:port>            Prometheus /metrics and /healthz on loopback; "" disables (default ${DEFAULTS.metricsAddress})
+  --lock-file <file>                       one instance per log root (default <log-root>/.cri-logrotate.lock)
+  --fluent-bit-progress-file <file>        shipper-aware: the progress file the Fluent Bit filter writes
+  --in-tail-db <file>                      shipper-aware: Fluent Bit's in_tail SQLite DB
+  --max-unread-bytes-per-container <q>     shipper-aware: unread bytes a container may hold back
+  --hold-timeout <dur>                     shipper-aware: longest time an unread file is held
+  --log-root-budget <quantity>             shipper-aware: bytes the whole log root may use
+  --json                                   plan/logs/clean/once: machine-readable output
+
+Examples:
+  cri-logrotate plan --container-log-max-size 50Mi
+  cri-logrotate run --config /etc/cri-logrotate/config.yaml
+  cri-logrotate clean 3f2a9c…
+`;
+
+const COMMANDS = new Set(["run", "once", "plan", "clean", "logs", "help"]);
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    io.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version") {
+    io.stdout.write(`${JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")).version}\n`);
+    return 0;
+  }
+  if (!COMMANDS.has(command)) {
+    io.stderr.write(`cri-logrotate: unknown command "${command}"; run "cri-logrotate --help"\n`);
+    return 2;
+  }
+
+  let plugin: Plugin;
+  try {
+    plugin = loadPlugin();
+  } catch (err) {
+    io.stderr.write(`cri-logrotate: ${(err as Error).message}\n`);
+    return 1;
+  }
+  let config: Config;
+  let positionals: string[];
+  let json: boolean;
+  try {
+    const loaded = loadConfig(rest, plugin);
+    if (loaded.flags.help) {
+      io.stdout.write(HELP);
+      return 0;
+    }
+    ({ config, positionals } = loaded);
+    json = loaded.flags.json;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`cri-logrotate: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const needsId = command === "clean" || command === "logs";
+  if (needsId ? positionals.length !== 1 || positionals[0] === "" : positionals.length !== 0) {
+    io.stderr.write(needsId ? `cri-logrotate ${command}: expected exactly one container id\n` : `cri-logrotate ${command}: unexpected argument ${JSON.stringify(positionals[0])}\n`);
+    return 2;
+  }
+
+  const logger = jsonLogger({ stream: io.stderr });
+  let shim: Shim;
+  try {
+    const progress = createProgressAttacher(config, logger);
+    shim = await createShim({ config, plugin, logger, progress });
+  } catch (err) {
+    io.stderr.write(`cri-logrotate: ${(err as Error).message}\n`);
+    return 1;
+  }
+  io.onShim?.(shim);
+  try {
+    switch (command) {
+      case "run":
+        return await runDaemon(shim, config, logger, io);
+      case "once": {
+        const report = await shim.manager.runOnce();
+        const summary = {
+          containers: report.watched,
+          rotated: report.outcomes.filter((o) => o.kind === "rotate").length,
+          compressed: report.outcomes.filter((o) => o.kind === "compress").length,
+          removed: report.outcomes.filter((o) => o.kind === "remove").length,
+          recovered: report.outcomes.filter((o) => o.kind === "recover").length,
+          failures: report.failures.map((f) => ({ containerId: f.id, error: f.error.message })),
+        };
+        io.stdout.write(json ? JSON.stringify(summary) + "\n" : `${summary.containers} containers: ${summary.rotated} rotated, ${summary.compressed} compressed, ${summary.removed} removed, ${summary.recovered} recovered, ${summary.failures.length} failed\n`);
+        return report.failures.length === 0 ? 0 : 1;
+      }
+      case "plan":
+        io.stdout.write(json ? JSON.stringify(planJson(await shim.manager.plan())) + "\n" : formatPlan(await shim.manager.plan()));
+        return 0;
+      case "clean": {
+        const { removed, skipped } = await shim.manager.clean(positionals[0]!);
+        if (json) io.stdout.write(JSON.stringify({ removed: removed.map((p) => p.toString("utf8")), skipped: skipped.map((p) => p.toString("utf8")) }) + "\n");
+        else {
+          for (const p of removed) io.stdout.write(`removed ${showPath(p)}\n`);
+          for (const p of skipped) io.stdout.write(`skipped ${showPath(p)} (not a regular file)\n`);
+        }
+        return 0;
+      }
+      case "logs": {
+        const logs = await shim.manager.getAllLogs(positionals[0]!);
+        if (json) io.stdout.write(JSON.stringify(logs.map((p) => p.toString("utf8"))) + "\n");
+        else for (const p of logs) io.stdout.write(Buffer.concat([p, Buffer.from("\n")]));
+        return 0;
+      }
+    }
+    return 2;
+  } catch (err) {
+    io.stderr.write(`cri-logrotate ${command}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    shim.close();
+  }
+}
+
+async function runDaemon(shim: Shim, config: Config, logger: Logger, io: Io): Promise<number> {
+  let lock;
+  try {
+    lock = await acquireLock(config.lockFile);
+  } catch (err) {
+    io.stderr.write(`cri-logrotate: ${(err as Error).message}\n`);
+    return err instanceof LockError && err.code === "LOCKED" ? 1 : 1;
+  }
+  let server;
+  try {
+    if (config.metricsAddress !== "") {
+      server = await startMetricsServer(config.metricsAddress, shim.metrics, () => {
+        const up = shim.metrics.runtimeUp.get() === 1;
+        return { ok: up, detail: up ? "ok" : "container runtime unreachable" };
+      });
+      logger.info("serving metrics", { address: `${server.address}:${server.port}` });
+    }
+    shim.manager.start();
+    await (io.stopSignal ?? new Promise<void>(() => {}));
+    logger.info("stopping: letting the pass in flight finish");
+    await shim.manager.stop();
+    logger.info("stopped");
+    return 0;
+  } finally {
+    await server?.close();
+    await lock.release();
+  }
+}
+
+function planJson(plans: PlannedContainer[]) {
+  return plans
+    .filter((p) => p.actions.length > 0)
+    .map((p) => ({
+      containerId: p.id,
+      name: p.name,
+      logPath: p.location.logPath,
+      actions: p.actions.map((a) => ({ kind: a.kind, reason: a.reason, file: a.name.toString("utf8"), unreadBytes: a.unreadBytes, detail: a.detail })),
+    }));
+}
+
+export function formatPlan(plans: PlannedContainer[]): string {
+  const busy = plans.filter((p) => p.actions.length > 0);
+  if (busy.length === 0) return `nothing to do for ${plans.length} running containers\n`;
+  let out = "";
+  for (const p of busy) {
+    out += `${p.id.slice(0, 13)} ${p.name} ${showPath(p.location.logPath)}\n`;
+    for (const a of p.actions) out += `  ${a.kind.padEnd(8)} ${showPath(a.name)}  ${a.detail}\n`;
+  }
+  out += `${busy.length} of ${plans.length} running containers have work\n`;
+  return out;
+}
