@@ -38,6 +38,11 @@ export interface Config {
   /** host:port on a loopback address; "" disables the metrics server. */
   metricsAddress: string;
   lockFile: string;
+  /**
+   * Between passes, re-check the live logs that are growing fast and rotate as soon as one reaches
+   * containerLogMaxSize (the kubelet only looks once per interval and overshoots under heavy writes).
+   */
+  growthChecks: boolean;
   progress: ProgressConfig;
 }
 
@@ -71,6 +76,7 @@ export const DEFAULTS = Object.freeze({
   compression: "gzip" as "gzip" | "none",
   compressionLevel: 6,
   metricsAddress: "127.0.0.1:9787",
+  growthChecks: true,
   /** Relative to logRoot: the lock lives with the tree it protects. */
   lockFileName: ".cri-logrotate.lock",
 });
@@ -130,6 +136,14 @@ export function parseDuration(text: string): number {
   return Number(parseDurationNs(text)) / 1e6;
 }
 
+function asBoolean(src: Sourced): boolean {
+  const v = src.value;
+  if (typeof v === "boolean") return v;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw new ConfigError(`${src.where} must be true or false, got ${JSON.stringify(v)}`);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Sources.
 
@@ -146,6 +160,7 @@ const TOP_KEYS = {
   compressionLevel: "compression-level",
   metricsAddress: "metrics-address",
   lockFile: "lock-file",
+  growthChecks: "growth-checks",
 } as const;
 const PROGRESS_KEYS = {
   fluentBitProgressFile: "fluent-bit-progress-file",
@@ -418,6 +433,9 @@ function resolve(
   const lockSrc = top("lockFile");
   const lockFile = lockSrc ? asAbsolutePath(lockSrc, "where the single-instance lock lives") : path.posix.join(logRoot, DEFAULTS.lockFileName);
 
+  const growthSrc = top("growthChecks") ?? dflt("growthChecks", DEFAULTS.growthChecks);
+  const growthChecks = asBoolean(growthSrc);
+
   const progress: ProgressConfig = {};
   const fb = prog("fluentBitProgressFile");
   if (fb) progress.fluentBitProgressFile = asAbsolutePath(fb, "the file the Fluent Bit filter writes");
@@ -429,7 +447,8 @@ function resolve(
   if (hold) {
     const d = asDurationMs(hold);
     if (d.ms < 0) throw new ConfigError(`${hold.where} must not be negative, got ${JSON.stringify(d.text)}; leave it unset for no limit`);
-    progress.holdTimeoutSeconds = d.ms / 1000;
+    // The rules count whole seconds; round up so a sub-second timeout still holds for a moment.
+    progress.holdTimeoutSeconds = Math.ceil(d.ms / 1000);
   }
   const budget = prog("logRootBudget");
   if (budget) progress.logRootBudget = asQuantity(budget, plugin);
@@ -447,6 +466,7 @@ function resolve(
     compressionLevel,
     metricsAddress,
     lockFile,
+    growthChecks,
     progress,
   };
   if (runtimeEndpoint !== undefined) config.runtimeEndpoint = runtimeEndpoint;

@@ -111,6 +111,7 @@ export async function createShim(deps: ShimDeps): Promise<Shim> {
     compressionLevel: config.compressionLevel,
     observer: metricsObserver(metrics),
     progress: deps.progress,
+    growthChecks: config.growthChecks,
   });
   return { manager, cri, metrics, close: () => cri.close() };
 }

@@ -46,9 +46,24 @@ export interface ManagerOptions {
   compressionLevel: number;
   observer?: ManagerObserver;
   progress?: ProgressAttacher;
+  /**
+   * Between passes, re-check live logs predicted (from their growth rate) to reach maxSize before the
+   * next pass, and rotate them as soon as they do. Off: the kubelet's timing, one look per interval.
+   */
+  growthChecks?: boolean;
+}
+
+/** The shortest wait between two growth checks: bounds the cost of a log that grows very fast. */
+export const MIN_GROWTH_CHECK_MS = 250;
+
+interface Located {
+  id: string;
+  name: string;
+  location: LogLocation;
 }
 
 interface Known {
+  name?: string;
   location?: LogLocation;
   refused?: string; // a path we will not touch; logged once
   liveNotFile?: boolean; // the live log is a symlink/directory/device: the rules leave it alone; logged once
@@ -76,6 +91,8 @@ export class LogManager {
   private loop: Promise<void> | undefined;
   private abort: AbortController | undefined;
   private inFlight: Promise<unknown> | undefined;
+  /** Last live-log size seen per container, and the growth rate derived from the previous sample. */
+  private readonly growth = new Map<string, { size: number; atMs: number; bytesPerMs: number; baseSize: number; baseAtMs: number; measured: boolean }>();
 
   constructor(private readonly o: ManagerOptions) {
     this.executor = new Executor({ fs: o.fs, cri: o.cri, compressionLevel: o.compressionLevel });
@@ -94,12 +111,96 @@ export class LogManager {
     this.o.logger.info("starting container log rotation", { workers: this.o.workers, intervalMs: this.o.intervalMs, policy: this.o.policy });
     this.loop = (async () => {
       while (!signal.aborted) {
-        this.inFlight = this.runOnce().catch((err) => this.o.logger.error("rotation pass failed", { err }));
-        await this.inFlight;
-        this.inFlight = undefined;
-        if (!signal.aborted) await this.o.clock.sleep(this.o.intervalMs, signal);
+        const nextPassAt = this.o.clock.now() + this.o.intervalMs;
+        await this.guard(this.runOnce());
+        // The kubelet looks once per interval, so a log written at 50 MB/s overshoots a 10Mi limit many
+        // times over. In between, look again only at the logs predicted to reach the limit before the next
+        // pass, and rotate those the moment they do.
+        for (let due = this.nextGrowthCheck(nextPassAt); due && !signal.aborted; due = this.nextGrowthCheck(nextPassAt)) {
+          await this.o.clock.sleep(Math.max(MIN_GROWTH_CHECK_MS, due.atMs - this.o.clock.now()), signal);
+          if (!signal.aborted) await this.guard(this.checkGrowth(due.ids));
+        }
+        const wait = nextPassAt - this.o.clock.now();
+        if (!signal.aborted && wait > 0) await this.o.clock.sleep(wait, signal);
       }
     })();
+  }
+
+  private async guard(work: Promise<unknown>): Promise<void> {
+    this.inFlight = work.catch((err) => this.o.logger.error("rotation pass failed", { err }));
+    await this.inFlight;
+    this.inFlight = undefined;
+  }
+
+  /**
+   * Records a live log's size. The rate is measured against a base sample at least MIN_GROWTH_CHECK_MS
+   * old: two looks a millisecond apart (a check, then the plan's own stat) would otherwise read as "not
+   * growing" and switch the checks off.
+   */
+  private sampleGrowth(id: string, size: number): void {
+    const now = this.o.clock.now();
+    const g = this.growth.get(id);
+    if (!g) {
+      this.growth.set(id, { size, atMs: now, bytesPerMs: 0, baseSize: size, baseAtMs: now, measured: false });
+      return;
+    }
+    g.size = size;
+    g.atMs = now;
+    if (size < g.baseSize) {
+      // A new file (rotated by someone else, or recreated): it grew from 0 since the base.
+      g.baseSize = 0;
+    }
+    if (now - g.baseAtMs >= MIN_GROWTH_CHECK_MS) {
+      g.bytesPerMs = (size - g.baseSize) / (now - g.baseAtMs);
+      g.measured = true;
+      g.baseSize = size;
+      g.baseAtMs = now;
+    }
+  }
+
+  /** After a rotation the live log starts again from 0; the rate carries over. */
+  private restartGrowth(id: string): void {
+    const g = this.growth.get(id);
+    if (!g) return;
+    const now = this.o.clock.now();
+    Object.assign(g, { size: 0, atMs: now, baseSize: 0, baseAtMs: now });
+  }
+
+  /** The earliest moment before `nextPassAt` a live log is predicted to reach maxSize, and which ones. */
+  nextGrowthCheck(nextPassAt: number): { atMs: number; ids: string[] } | null {
+    const maxSize = this.o.policy.maxSize;
+    if (!this.o.growthChecks || maxSize < 0) return null;
+    const earliest = this.o.clock.now() + MIN_GROWTH_CHECK_MS;
+    const predicted: { id: string; at: number }[] = [];
+    for (const [id, g] of this.growth) {
+      if (!this.known.get(id)?.location) continue;
+      let at: number;
+      if (!g.measured) at = g.baseAtMs + MIN_GROWTH_CHECK_MS; // a new container: one early look learns its rate
+      else if (g.bytesPerMs <= 0) continue;
+      else at = g.size >= maxSize ? earliest : g.atMs + (maxSize - g.size) / g.bytesPerMs;
+      if (at < nextPassAt - MIN_GROWTH_CHECK_MS) predicted.push({ id, at: Math.max(at, earliest) });
+    }
+    if (predicted.length === 0) return null;
+    const atMs = Math.min(...predicted.map((p) => p.at));
+    return { atMs, ids: predicted.filter((p) => p.at <= atMs + MIN_GROWTH_CHECK_MS).map((p) => p.id) };
+  }
+
+  /** lstat the given live logs; rotate those that reached maxSize now, without waiting for the pass. */
+  async checkGrowth(ids: string[]): Promise<PassReport> {
+    const report: PassReport = { watched: this.known.size, planned: [], failures: [], outcomes: [] };
+    const due: Located[] = [];
+    for (const id of ids) {
+      const k = this.known.get(id);
+      if (!k?.location) continue;
+      const live = await this.o.fs.lstat(joinPath(k.location.dir, k.location.logName)).catch(() => null);
+      if (live === null || live.kind !== "file") continue;
+      this.sampleGrowth(id, live.size);
+      if (live.size >= this.o.policy.maxSize) due.push({ id, name: k.name ?? "", location: k.location });
+    }
+    if (due.length === 0) return report;
+    const planned = await this.planLocated(due);
+    if (planned !== null) await this.executePlans(planned, report);
+    return report;
   }
 
   /** Stops the ticker and waits for the pass in flight (a rotation is never cut in half). */
@@ -115,8 +216,13 @@ export class LogManager {
     const report: PassReport = { watched: 0, planned: [], failures: [], outcomes: [] };
     const planned = await this.planPass(report);
     if (planned === null) return report;
-    report.planned = planned;
+    await this.executePlans(planned, report);
+    this.observer.passFinished((this.o.clock.now() - started) / 1000, report.watched);
+    return report;
+  }
 
+  private async executePlans(planned: PlannedContainer[], report: PassReport): Promise<void> {
+    report.planned = planned;
     let heldFiles = 0;
     let heldBytes = 0;
     for (const p of planned) {
@@ -131,8 +237,6 @@ export class LogManager {
 
     const work = planned.filter((p) => p.actions.some((a) => a.kind !== "hold"));
     await runPool(work, this.o.workers, (p) => this.exclusive(p.id, () => this.execute(p, report)));
-    this.observer.passFinished((this.o.clock.now() - started) / 1000, report.watched);
-    return report;
   }
 
   /** The dry run: what a pass would do and why. Calls the runtime, touches no file. */
@@ -162,11 +266,22 @@ export class LogManager {
     await runPool(fresh, Math.max(this.o.workers, 4), (c) => this.discover(c));
     report.watched = this.known.size;
 
-    const located: { c: ContainerSummary; location: LogLocation }[] = [];
     for (const c of running) {
       const k = this.known.get(c.id);
-      if (k?.location) located.push({ c, location: k.location });
+      if (k) k.name = c.name;
     }
+    for (const id of [...this.growth.keys()]) if (!this.known.get(id)?.location) this.growth.delete(id);
+    const located: Located[] = [];
+    for (const c of running) {
+      const k = this.known.get(c.id);
+      if (k?.location) located.push({ id: c.id, name: c.name, location: k.location });
+    }
+    return this.planLocated(located);
+  }
+
+  /** Looks at the given containers' files and plans them in one batch. */
+  private async planLocated(located: Located[]): Promise<PlannedContainer[] | null> {
+    const { logger } = this.o;
     if (this.o.progress) {
       try {
         await this.o.progress.refresh();
@@ -176,17 +291,17 @@ export class LogManager {
       }
     }
     const snapshots: ContainerSnapshot[] = [];
-    const order: { c: ContainerSummary; location: LogLocation }[] = [];
+    const order: Located[] = [];
     const listed = new Map<string, DirEntry[]>(); // one listing per directory per pass
     for (const item of located) {
       try {
-        const entries = await this.look(item.c.id, item.location, listed);
-        this.warnIfLiveNotFile(item.c.id, item.location, entries);
-        snapshots.push({ id: item.c.id, logName: item.location.logName, entries });
+        const entries = await this.look(item.id, item.location, listed);
+        this.warnIfLiveNotFile(item.id, item.location, entries);
+        snapshots.push({ id: item.id, logName: item.location.logName, entries });
         order.push(item);
       } catch (err) {
         this.observer.error("stat");
-        logger.error("failed to stat container log", { containerId: item.c.id, path: item.location.logPath, err });
+        logger.error("failed to stat container log", { containerId: item.id, path: item.location.logPath, err });
       }
     }
     let plans: ContainerPlan[];
@@ -197,7 +312,7 @@ export class LogManager {
       logger.error("failed to plan rotation", { err, containers: snapshots.length });
       return null;
     }
-    return plans.map((p, i) => ({ id: p.id, name: order[i]!.c.name, location: order[i]!.location, actions: p.actions }));
+    return plans.map((p, i) => ({ id: p.id, name: order[i]!.name, location: order[i]!.location, actions: p.actions }));
   }
 
   /**
@@ -256,10 +371,14 @@ export class LogManager {
     let entries = listed.get(location.dir);
     if (!entries) {
       const live = await fs.lstat(joinPath(location.dir, location.logName));
+      if (live?.kind === "file") this.sampleGrowth(id, live.size);
       const quiet = !policy.shipperAware && live !== null && live.kind === "file" && (policy.maxSize < 0 || live.size < policy.maxSize);
       if (quiet) return [toFileEntry({ name: location.logName, ...live })];
       entries = await fs.listDir(location.dir);
       listed.set(location.dir, entries);
+    } else {
+      const live = entries.find((e) => e.kind === "file" && e.name.equals(location.logName));
+      if (live) this.sampleGrowth(id, live.size);
     }
     if (this.o.progress) return this.o.progress.attach(id, location, entries);
     return entries.map(toFileEntry);
@@ -276,7 +395,10 @@ export class LogManager {
         report.outcomes.push(o);
         this.observer.outcome(o);
         this.logOutcome(log, o);
-        if (o.kind === "rotate") this.o.progress?.rotated(p.id, p.location, o, this.o.clock.now());
+        if (o.kind === "rotate") {
+          this.o.progress?.rotated(p.id, p.location, o, this.o.clock.now());
+          this.restartGrowth(p.id);
+        }
       });
     } catch (err) {
       const error = err as Error;

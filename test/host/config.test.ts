@@ -33,6 +33,7 @@ test("defaults are the kubelet's and ours", () => {
     compressionLevel: 6,
     metricsAddress: "127.0.0.1:9787",
     lockFile: "/var/log/pods/.cri-logrotate.lock",
+    growthChecks: true,
     progress: {},
   };
   assert.deepEqual(config, want);
@@ -55,6 +56,7 @@ compression: none
 compressionLevel: 9
 metricsAddress: "[::1]:9100"
 lockFile: /run/crl.lock
+growthChecks: false
 progress:
   fluentBitProgressFile: /var/lib/fluent-bit/crl-progress
   inTailDb: /var/lib/fluent-bit/tail.db
@@ -77,6 +79,7 @@ progress:
     compressionLevel: 9,
     metricsAddress: "[::1]:9100",
     lockFile: "/run/crl.lock",
+    growthChecks: false,
     progress: {
       fluentBitProgressFile: "/var/lib/fluent-bit/crl-progress",
       inTailDb: "/var/lib/fluent-bit/tail.db",

@@ -26,7 +26,7 @@ export interface Harness {
   cri: CriAdmin;
   clock: FakeClock;
   logger: MemoryLogger;
-  manager(overrides?: Partial<ManagerOptions> & { policy?: Partial<Policy> }): LogManager;
+  manager(overrides?: Omit<Partial<ManagerOptions>, "policy"> & { policy?: Partial<Policy> }): LogManager;
   close(): Promise<void>;
 }
 
