@@ -10,12 +10,21 @@ export function inMemory(ptr: usize, len: usize): bool {
 }
 
 export class Reader {
+  private base: usize;
   private pos: usize;
   private end: usize;
   status: Status = Status.Ok;
   message: string = "";
+  /**
+   * Where the reader is, for messages only ("container 3 entry 2 name"); -1 = not inside one. Field names
+   * are passed as constant strings and the full label is built only when something fails, so decoding a
+   * valid request allocates nothing for its messages.
+   */
+  container: i32 = -1;
+  entry: i32 = -1;
 
   constructor(ptr: usize, len: usize) {
+    this.base = ptr;
     this.pos = ptr;
     this.end = ptr + len;
   }
@@ -28,6 +37,25 @@ export class Reader {
     return this.end - this.pos;
   }
 
+  /** Bytes read so far (the offset of the next field from the start of the request). */
+  get offset(): u32 {
+    return <u32>(this.pos - this.base);
+  }
+
+  /** Moves back (or forward) to `offset` bytes from the start of the request, clamped to its end. */
+  seek(offset: u32): void {
+    const at = this.base + <usize>offset;
+    this.pos = at < this.end ? at : this.end;
+  }
+
+  /** The field's name with the container/entry it belongs to, e.g. "container 3 entry 2 name". */
+  label(what: string): string {
+    let s = "";
+    if (this.container >= 0) s = "container " + this.container.toString() + " ";
+    if (this.entry >= 0) s += "entry " + this.entry.toString() + " ";
+    return s + what;
+  }
+
   fail(status: Status, message: string): void {
     if (this.status == Status.Ok) {
       this.status = status;
@@ -35,10 +63,10 @@ export class Reader {
     }
   }
 
-  private need(n: usize, what: string): bool {
+  private need(n: usize, what: string, suffix: string = ""): bool {
     if (!this.ok) return false;
     if (this.end - this.pos < n) {
-      this.fail(Status.Truncated, "request ends inside " + what);
+      this.fail(Status.Truncated, "request ends inside " + this.label(what) + suffix);
       return false;
     }
     return true;
@@ -69,18 +97,29 @@ export class Reader {
     return v;
   }
 
+  /**
+   * Skips a length-prefixed byte string and returns its length; its bytes start at `offset - length`.
+   * Returns 0 once the reader has failed.
+   */
+  span(what: string, maxLen: u32 = MAX_NAME_BYTES): u32 {
+    if (!this.need(4, what, " length")) return 0;
+    const len = load<u32>(this.pos);
+    this.pos += 4;
+    if (len > maxLen) {
+      this.fail(Status.TooLarge, this.label(what) + " is " + len.toString() + " bytes, the limit is " + maxLen.toString());
+      return 0;
+    }
+    if (!this.need(<usize>len, what)) return 0;
+    this.pos += <usize>len;
+    return len;
+  }
+
   /** A length-prefixed byte string, copied out of the request. */
   bytes(what: string, maxLen: u32 = MAX_NAME_BYTES): Uint8Array {
-    const len = this.u32(what + " length");
+    const len = this.span(what, maxLen);
     if (!this.ok) return new Uint8Array(0);
-    if (len > maxLen) {
-      this.fail(Status.TooLarge, what + " is " + len.toString() + " bytes, the limit is " + maxLen.toString());
-      return new Uint8Array(0);
-    }
-    if (!this.need(<usize>len, what)) return new Uint8Array(0);
     const out = new Uint8Array(<i32>len);
-    memory.copy(out.dataStart, this.pos, <usize>len);
-    this.pos += <usize>len;
+    memory.copy(out.dataStart, this.pos - <usize>len, <usize>len);
     return out;
   }
 
@@ -89,11 +128,11 @@ export class Reader {
     const n = this.u32(what);
     if (!this.ok) return 0;
     if (n > max) {
-      this.fail(Status.TooLarge, what + " is " + n.toString() + ", the limit is " + max.toString());
+      this.fail(Status.TooLarge, this.label(what) + " is " + n.toString() + ", the limit is " + max.toString());
       return 0;
     }
     if (<u64>n * <u64>minItemBytes > <u64>this.remaining) {
-      this.fail(Status.Truncated, what + " is " + n.toString() + " but the request is too short to hold them");
+      this.fail(Status.Truncated, this.label(what) + " is " + n.toString() + " but the request is too short to hold them");
       return 0;
     }
     return n;
@@ -107,82 +146,116 @@ export class Reader {
 }
 
 export class Writer {
-  private buf: Uint8Array = new Uint8Array(256);
+  private buf: ArrayBuffer;
   private len: i32 = 0;
 
-  private reserve(n: i32): void {
-    if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length << 1;
-    while (cap < this.len + n) cap <<= 1;
-    const next = new Uint8Array(cap);
-    memory.copy(next.dataStart, this.buf.dataStart, <usize>this.len);
-    this.buf = next;
+  /** `capacity`: the expected payload size; the buffer grows by doubling past it. */
+  constructor(capacity: i32 = 256) {
+    this.buf = new ArrayBuffer(8 + (capacity > 0 ? capacity : 0));
+  }
+
+  /** Makes room for n more payload bytes; returns where they go. */
+  private reserve(n: i32): usize {
+    const cap = this.buf.byteLength - 8;
+    if (this.len + n > cap) {
+      let next = cap << 1;
+      if (next < 256) next = 256;
+      while (next < this.len + n) next <<= 1;
+      const grown = new ArrayBuffer(8 + next);
+      memory.copy(changetype<usize>(grown) + 8, changetype<usize>(this.buf) + 8, <usize>this.len);
+      this.buf = grown;
+    }
+    return changetype<usize>(this.buf) + 8 + <usize>this.len;
   }
 
   u8(v: u8): void {
-    this.reserve(1);
-    store<u8>(this.buf.dataStart + <usize>this.len, v);
+    store<u8>(this.reserve(1), v);
     this.len += 1;
   }
 
   u32(v: u32): void {
-    this.reserve(4);
-    store<u32>(this.buf.dataStart + <usize>this.len, v);
+    store<u32>(this.reserve(4), v);
     this.len += 4;
   }
 
   i64(v: i64): void {
-    this.reserve(8);
-    store<i64>(this.buf.dataStart + <usize>this.len, v);
+    store<i64>(this.reserve(8), v);
     this.len += 8;
   }
 
   raw(src: usize, n: i32): void {
-    this.reserve(n);
-    memory.copy(this.buf.dataStart + <usize>this.len, src, <usize>n);
+    memory.copy(this.reserve(n), src, <usize>n);
     this.len += n;
   }
 
   bytes(v: Uint8Array): void {
-    this.u32(<u32>v.length);
-    this.raw(v.dataStart, v.length);
+    const n = v.length;
+    const at = this.reserve(4 + n);
+    store<u32>(at, <u32>n);
+    memory.copy(at + 4, v.dataStart, <usize>n);
+    this.len += 4 + n;
   }
 
+  /** A string as `bytes` of UTF-8, encoded straight into the buffer. */
   text(s: string): void {
-    const utf8 = String.UTF8.encode(s);
-    this.u32(<u32>utf8.byteLength);
-    this.raw(changetype<usize>(utf8), utf8.byteLength);
+    this.u32(<u32>String.UTF8.byteLength(s));
+    this.utf8(s);
   }
 
-  /** The response: header (status, payload length) + payload, pinned for the host to read and __unpin. */
+  /** A string's UTF-8 bytes, without a length. */
+  utf8(s: string): void {
+    const n = String.UTF8.byteLength(s);
+    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.reserve(n));
+    this.len += n;
+  }
+
+  /**
+   * The response: header (status, payload length) + payload, pinned for the host to read and __unpin.
+   * The header sits in front of the payload in the same buffer, so nothing is copied; the buffer may be
+   * larger than 8 + length (the host reads the length).
+   */
   finish(status: Status): usize {
-    const out = new ArrayBuffer(8 + this.len);
-    const p = changetype<usize>(out);
+    const p = changetype<usize>(this.buf);
     store<u32>(p, <u32>status);
     store<u32>(p + 4, <u32>this.len);
-    memory.copy(p + 8, this.buf.dataStart, <usize>this.len);
     return __pin(p);
   }
 }
 
 /** An error response whose payload is the UTF-8 message. */
 export function respondError(status: Status, message: string): usize {
-  const w = new Writer();
-  const utf8 = String.UTF8.encode(message);
-  w.raw(changetype<usize>(utf8), utf8.byteLength);
+  const w = new Writer(String.UTF8.byteLength(message));
+  w.utf8(message);
   return w.finish(status);
 }
 
 /** A name is non-empty, not "." or "..", and holds no '/' or NUL (docs/abi.md). */
 export function nameProblem(name: Uint8Array): string | null {
-  const n = name.length;
+  return nameProblemAt(name.dataStart, name.length);
+}
+
+/** nameProblem for the n bytes at ptr (a name still inside the request). */
+export function nameProblemAt(ptr: usize, n: i32): string | null {
   if (n == 0) return "is empty";
-  if (n == 1 && name[0] == 0x2e) return 'is "."';
-  if (n == 2 && name[0] == 0x2e && name[1] == 0x2e) return 'is ".."';
-  for (let i = 0; i < n; i++) {
-    const c = name[i];
+  const first = load<u8>(ptr);
+  if (n == 1 && first == 0x2e) return 'is "."';
+  if (n == 2 && first == 0x2e && load<u8>(ptr + 1) == 0x2e) return 'is ".."';
+  // Eight bytes at a time for the common case, a clean name; the byte loop below finds the position.
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const w = load<u64>(ptr + <usize>i);
+    if (hasZeroByte(w) || hasZeroByte(w ^ 0x2f2f2f2f2f2f2f2f)) break;
+  }
+  for (; i < n; i++) {
+    const c = load<u8>(ptr + <usize>i);
     if (c == 0x2f) return "holds '/' at byte " + i.toString();
     if (c == 0) return "holds NUL at byte " + i.toString();
   }
   return null;
+}
+
+/** Some byte of w is 0 (the classic bit trick: exact, no false positives for "some"). */
+// @ts-ignore: decorator
+@inline function hasZeroByte(w: u64): bool {
+  return ((w - 0x0101010101010101) & ~w & 0x8080808080808080) != 0;
 }

@@ -2,9 +2,9 @@
 // Every entry starts with __collect(): the minimal runtime never collects on its own, so this is what
 // keeps memory flat over a long-lived instance (the host pins what it still needs).
 import { Status, ABI_VERSION, MAGIC_PLAN, MAGIC_VALIDATE, MAGIC_LIST, MAX_CONTAINERS, MAX_ENTRIES, MAX_REQUEST_BYTES } from "./status";
-import { Reader, Writer, inMemory, respondError, nameProblem } from "./codec";
+import { Reader, Writer, inMemory, respondError, nameProblem, nameProblemAt } from "./codec";
 import { Policy, FileEntry, ContainerSnapshot, Action, NO_LIMIT } from "../rules/types";
-import { planBatch } from "../rules/plan";
+import { needsPlan, planBatch } from "../rules/plan";
 import { listLogs } from "../rules/prune";
 import { parseQuantity } from "../rules/quantity";
 import { validateConfig } from "../rules/config";
@@ -35,12 +35,22 @@ function header(r: Reader, magic: u32, entry: string): void {
   if (r.ok && v != ABI_VERSION) r.fail(Status.BadVersion, entry + ": request is ABI version " + v.toString() + ", this module speaks " + ABI_VERSION.toString());
 }
 
+/** A name copied out of the request, checked (list_logs). */
 function checkedName(r: Reader, what: string): Uint8Array {
   const name = r.bytes(what);
   if (!r.ok) return name;
   const problem = nameProblem(name);
-  if (problem != null) r.fail(Status.BadName, what + " " + problem);
+  if (problem != null) r.fail(Status.BadName, r.label(what) + " " + problem);
   return name;
+}
+
+/** Skips a name, checking it in place; returns its length (its bytes start at r.offset - length). */
+function checkedSpan(r: Reader, base: usize, what: string): u32 {
+  const n = r.span(what);
+  if (!r.ok) return 0;
+  const problem = nameProblemAt(base + <usize>(r.offset - n), <i32>n);
+  if (problem != null) r.fail(Status.BadName, r.label(what) + " " + problem);
+  return n;
 }
 
 function limit(r: Reader, what: string): i64 {
@@ -64,31 +74,75 @@ function decodePolicy(r: Reader): Policy {
   return p;
 }
 
-function decodeEntry(r: Reader, where: string): FileEntry {
-  const name = checkedName(r, where + " name");
-  const kind = r.u8(where + " kind");
-  if (r.ok && kind > MAX_KIND) r.fail(Status.BadValue, where + " kind is " + kind.toString() + ", must be 0..3");
-  const size = r.i64(where + " size");
-  if (r.ok && size < 0) r.fail(Status.BadValue, where + " size is negative");
-  const mtime = r.i64(where + " mtime");
-  const readOffset = r.i64(where + " readOffset");
-  const lastLineStart = r.i64(where + " lastLineStart");
-  if (r.ok && (readOffset < -1 || lastLineStart < -1)) r.fail(Status.BadValue, where + " offsets must be -1 (unknown) or >= 0");
-  return new FileEntry(name, kind, size, mtime, readOffset, lastLineStart);
+/**
+ * Checks one container of a plan request without building anything (the first pass) and tells whether
+ * its plan can hold an action, judged by the rules from its live log alone (needsPlan).
+ */
+function checkContainer(r: Reader, base: usize, index: i32, policy: Policy): bool {
+  r.container = index;
+  r.entry = -1;
+  const idLen = r.span("id");
+  if (r.ok) {
+    if (idLen == 0) r.fail(Status.BadName, r.label("id is empty"));
+    else if (holdsNul(base + <usize>(r.offset - idLen), idLen)) r.fail(Status.BadName, r.label("id holds NUL"));
+  }
+  const logLen = checkedSpan(r, base, "logName");
+  const logAt = base + <usize>(r.offset - logLen);
+  const n = r.count("entry count", MAX_ENTRIES, MIN_ENTRY_BYTES);
+  let liveFound = false;
+  let liveKind: u8 = 0;
+  let liveSize: i64 = 0;
+  for (let i: u32 = 0; i < n && r.ok; i++) {
+    r.entry = <i32>i;
+    const nameLen = checkedSpan(r, base, "name");
+    const nameAt = base + <usize>(r.offset - nameLen);
+    const kind = r.u8("kind");
+    if (r.ok && kind > MAX_KIND) r.fail(Status.BadValue, r.label("kind") + " is " + kind.toString() + ", must be 0..3");
+    const size = r.i64("size");
+    if (r.ok && size < 0) r.fail(Status.BadValue, r.label("size") + " is negative");
+    r.i64("mtime");
+    const readOffset = r.i64("readOffset");
+    const lastLineStart = r.i64("lastLineStart");
+    if (r.ok && (readOffset < -1 || lastLineStart < -1)) r.fail(Status.BadValue, r.label("offsets must be -1 (unknown) or >= 0"));
+    // The live log is the first entry named logName, as the rules' findEntry sees it.
+    if (!liveFound && nameLen == logLen && memory.compare(nameAt, logAt, <usize>nameLen) == 0) {
+      liveFound = true;
+      liveKind = kind;
+      liveSize = size;
+    }
+  }
+  r.entry = -1;
+  r.container = -1;
+  return needsPlan(policy, liveFound, liveKind, liveSize);
 }
 
-function decodeContainer(r: Reader, index: u32): ContainerSnapshot {
-  const where = "container " + index.toString();
-  const id = r.bytes(where + " id");
-  if (r.ok) {
-    if (id.length == 0) r.fail(Status.BadName, where + " id is empty");
-    else if (id.indexOf(0) >= 0) r.fail(Status.BadName, where + " id holds NUL");
+function holdsNul(ptr: usize, n: u32): bool {
+  for (let i: usize = 0; i < <usize>n; i++) {
+    if (load<u8>(ptr + i) == 0) return true;
   }
-  const logName = checkedName(r, where + " logName");
-  const n = r.count(where + " entry count", MAX_ENTRIES, MIN_ENTRY_BYTES);
-  const entries = new Array<FileEntry>();
-  for (let i: u32 = 0; i < n && r.ok; i++) {
-    entries.push(decodeEntry(r, where + " entry " + i.toString()));
+  return false;
+}
+
+/** The next bytes field as a view into `data` (no copy). */
+function view(r: Reader, data: ArrayBuffer, what: string): Uint8Array {
+  const n = r.span(what);
+  return Uint8Array.wrap(data, <i32>(r.offset - n), <i32>n);
+}
+
+/** Builds a container the first pass has checked; its names are views into the request copy `data`. */
+function readContainer(r: Reader, data: ArrayBuffer): ContainerSnapshot {
+  const id = view(r, data, "id");
+  const logName = view(r, data, "logName");
+  const n = <i32>r.u32("entry count");
+  const entries = new Array<FileEntry>(n);
+  for (let i = 0; i < n; i++) {
+    const name = view(r, data, "name");
+    const kind = r.u8("kind");
+    const size = r.i64("size");
+    const mtime = r.i64("mtime");
+    const readOffset = r.i64("readOffset");
+    const lastLineStart = r.i64("lastLineStart");
+    unchecked((entries[i] = new FileEntry(name, kind, size, mtime, readOffset, lastLineStart)));
   }
   return new ContainerSnapshot(id, logName, entries);
 }
@@ -105,23 +159,50 @@ export function crl_plan_batch(ptr: usize, len: usize): usize {
   __collect();
   const bad = checkRequest(ptr, len);
   if (bad != 0) return bad;
-  const r = new Reader(ptr, len);
+  // One copy of the whole request: the names handed to the rules are views into it, so a name costs one
+  // small object instead of an allocation and a copy (and `ptr` need not be an ArrayBuffer of ours).
+  const data = new ArrayBuffer(<i32>len);
+  const base = changetype<usize>(data);
+  memory.copy(base, ptr, len);
+  const r = new Reader(base, len);
   header(r, MAGIC_PLAN, "plan_batch");
   const policy = decodePolicy(r);
   const now = r.i64("now");
-  const n = r.count("container count", MAX_CONTAINERS, MIN_CONTAINER_BYTES);
-  const containers = new Array<ContainerSnapshot>();
-  for (let i: u32 = 0; i < n && r.ok; i++) containers.push(decodeContainer(r, i));
+  const n = <i32>r.count("container count", MAX_CONTAINERS, MIN_CONTAINER_BYTES);
+  // First pass: check everything, and note where each container starts and whether it needs the rules
+  // at all (most containers are below their size limit: their plan is empty).
+  const starts = new StaticArray<u32>(n);
+  const planned = new StaticArray<bool>(n);
+  let busy = 0;
+  for (let i = 0; i < n && r.ok; i++) {
+    unchecked((starts[i] = r.offset));
+    const needed = checkContainer(r, base, i, policy);
+    unchecked((planned[i] = needed));
+    if (needed) busy++;
+  }
   r.expectEnd();
   if (!r.ok) return respondError(r.status, r.message);
 
+  // Second pass: build only the containers the rules must see. When a logRootBudget applies, needsPlan
+  // is true for all of them, so planBatch sees the whole batch in order.
+  const containers = new Array<ContainerSnapshot>(busy);
+  for (let i = 0, k = 0; i < n; i++) {
+    if (!unchecked(planned[i])) continue;
+    r.seek(unchecked(starts[i]));
+    unchecked((containers[k++] = readContainer(r, data)));
+  }
   const plans = planBatch(containers, now, policy);
-  const w = new Writer();
-  w.u32(<u32>plans.length);
-  for (let i = 0; i < plans.length; i++) {
-    const actions = plans[i];
+
+  const w = new Writer(4 + 4 * n + 512 * busy);
+  w.u32(<u32>n);
+  for (let i = 0, k = 0; i < n; i++) {
+    if (!unchecked(planned[i])) {
+      w.u32(0);
+      continue;
+    }
+    const actions = unchecked(plans[k++]);
     w.u32(<u32>actions.length);
-    for (let j = 0; j < actions.length; j++) encodeAction(w, actions[j]);
+    for (let j = 0, m = actions.length; j < m; j++) encodeAction(w, unchecked(actions[j]));
   }
   return w.finish(Status.Ok);
 }
@@ -168,12 +249,13 @@ export function crl_list_logs(ptr: usize, len: usize): usize {
   const n = r.count("entry count", MAX_ENTRIES, MIN_LIST_ENTRY_BYTES);
   const entries = new Array<FileEntry>();
   for (let i: u32 = 0; i < n && r.ok; i++) {
-    const where = "entry " + i.toString();
-    const name = checkedName(r, where + " name");
-    const kind = r.u8(where + " kind");
-    if (r.ok && kind > MAX_KIND) r.fail(Status.BadValue, where + " kind is " + kind.toString() + ", must be 0..3");
+    r.entry = <i32>i;
+    const name = checkedName(r, "name");
+    const kind = r.u8("kind");
+    if (r.ok && kind > MAX_KIND) r.fail(Status.BadValue, r.label("kind") + " is " + kind.toString() + ", must be 0..3");
     entries.push(new FileEntry(name, kind));
   }
+  r.entry = -1;
   r.expectEnd();
   if (!r.ok) return respondError(r.status, r.message);
   const logs = listLogs(logName, entries);

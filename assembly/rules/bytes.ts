@@ -34,6 +34,21 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): i32 {
   return na == nb ? 0 : na < nb ? -1 : 1;
 }
 
+/** compareBytes(a + sa, b + sb) without building either concatenation. */
+export function compareJoined(a: Uint8Array, sa: Uint8Array, b: Uint8Array, sb: Uint8Array): i32 {
+  const na = a.length;
+  const nb = b.length;
+  const la = na + sa.length;
+  const lb = nb + sb.length;
+  const n = la < lb ? la : lb;
+  for (let i = 0; i < n; i++) {
+    const x = i < na ? unchecked(a[i]) : unchecked(sa[i - na]);
+    const y = i < nb ? unchecked(b[i]) : unchecked(sb[i - nb]);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return la == lb ? 0 : la < lb ? -1 : 1;
+}
+
 export function equalBytes(a: Uint8Array, b: Uint8Array): bool {
   const n = a.length;
   if (n != b.length) return false;
@@ -93,6 +108,7 @@ const HEX = "0123456789abcdef";
  */
 export function bytesToDisplay(a: Uint8Array): string {
   const n = a.length;
+  if (isPlain(a)) return quotedAscii(a);
   let out = '"';
   let runStart = 0;
   // Printable runs are copied in one go; only escapes are appended byte by byte.
@@ -114,6 +130,61 @@ export function bytesToDisplay(a: Uint8Array): string {
   }
   if (n > runStart) out += asciiRun(a, runStart, n);
   return out + '"';
+}
+
+/** Every byte is printable ASCII other than `"` and `\`: shown as it is, between quotes. */
+function isPlain(a: Uint8Array): bool {
+  for (let i = 0, n = a.length; i < n; i++) {
+    const c = unchecked(a[i]);
+    if (c < 0x20 || c >= 0x7f || c == 0x22 || c == 0x5c) return false;
+  }
+  return true;
+}
+
+/** `"` + a + `"` in one allocation (the caller checked a is plain). */
+function quotedAscii(a: Uint8Array): string {
+  const len = a.length;
+  const s = changetype<string>(__new(<usize>(len + 2) << 1, idof<string>()));
+  const src = a.dataStart;
+  const dst = changetype<usize>(s);
+  store<u16>(dst, 0x22);
+  for (let i = 0; i < len; i++) {
+    store<u16>(dst + (<usize>(i + 1) << 1), load<u8>(src + <usize>i));
+  }
+  store<u16>(dst + (<usize>(len + 1) << 1), 0x22);
+  return s;
+}
+
+/**
+ * a + b + c + bytesToDisplay(name) + d, in one allocation when the name is plain (details name a file
+ * each, and a large batch builds thousands of them).
+ */
+export function textWithName(a: string, b: string, c: string, name: Uint8Array, d: string): string {
+  if (!isPlain(name)) return joinText([a, b, c, bytesToDisplay(name), d]);
+  const la = a.length;
+  const lb = b.length;
+  const lc = c.length;
+  const ln = name.length;
+  const s = changetype<string>(__new(<usize>(la + lb + lc + ln + 2 + d.length) << 1, idof<string>()));
+  let dst = changetype<usize>(s);
+  memory.copy(dst, changetype<usize>(a), <usize>la << 1);
+  dst += <usize>la << 1;
+  memory.copy(dst, changetype<usize>(b), <usize>lb << 1);
+  dst += <usize>lb << 1;
+  memory.copy(dst, changetype<usize>(c), <usize>lc << 1);
+  dst += <usize>lc << 1;
+  store<u16>(dst, 0x22);
+  const src = name.dataStart;
+  for (let i = 0; i < ln; i++) store<u16>(dst + (<usize>(i + 1) << 1), load<u8>(src + <usize>i));
+  dst += <usize>(ln + 1) << 1;
+  store<u16>(dst, 0x22);
+  memory.copy(dst + 2, changetype<usize>(d), <usize>d.length << 1);
+  return s;
+}
+
+/** The pieces joined, in one allocation for the result (details are built from several). */
+export function joinText(parts: StaticArray<string>): string {
+  return parts.join("");
 }
 
 /** The ASCII bytes a[start:end] as a string (the caller checked they are printable ASCII). */

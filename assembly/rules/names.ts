@@ -2,7 +2,7 @@
 // (UTC), so that sorting the names bytewise sorts them by age: pruning keeps the newest by name alone.
 
 import { Name } from "./types";
-import { compareBytes, concatBytes, hasSuffix, sliceBytes, asciiBytes } from "./bytes";
+import { compareBytes, compareJoined, concatBytes, hasSuffix, sliceBytes, asciiBytes } from "./bytes";
 
 /** 0001-01-01 is far before the epoch; we only name files from 1970-01-01T00:00:00Z ... */
 const MIN_SECONDS: i64 = 0;
@@ -55,7 +55,6 @@ function putDigits(out: Uint8Array, at: i32, v: i32, width: i32): void {
   }
 }
 
-const DOT: Uint8Array = asciiBytes(".");
 const GZ: Uint8Array = asciiBytes(".gz");
 const TMP: Uint8Array = asciiBytes(".tmp");
 const ONE: Uint8Array = asciiBytes("1");
@@ -75,17 +74,35 @@ const ONE: Uint8Array = asciiBytes("1");
  * yields stem+"11", and so on.
  */
 export function rotatedName(logName: Name, rotatedNames: Name[], now: i64): Uint8Array {
-  const candidate = concatBytes(concatBytes(logName, DOT), formatTimestamp(now));
   let greatest: Name | null = null;
   for (let i = 0, n = rotatedNames.length; i < n; i++) {
     const name = unchecked(rotatedNames[i]);
     if (greatest === null || compareBytes(name, greatest) > 0) greatest = name;
   }
+  return rotatedNameAfter(logName, formatTimestamp(now), greatest, false);
+}
+
+/**
+ * rotatedName when the caller already knows the greatest rotated name: `greatest`, or `greatest` + ".gz"
+ * when `gz` (a file about to be compressed), or null when there is none. `stamp` is formatTimestamp(now)
+ * (the same for a whole batch).
+ */
+export function rotatedNameAfter(logName: Name, stamp: Uint8Array, greatest: Name | null, gz: bool): Uint8Array {
+  const n = logName.length;
+  const candidate = new Uint8Array(n + 1 + stamp.length);
+  candidate.set(logName, 0);
+  unchecked((candidate[n] = 0x2e)); // '.'
+  candidate.set(stamp, n + 1);
   if (greatest === null) return candidate;
   const m = changetype<Name>(greatest);
-  if (compareBytes(candidate, m) > 0) return candidate;
+  if (compareJoined(candidate, EMPTY, m, gz ? GZ : EMPTY) > 0) return candidate;
+  // The stem of m + ".gz" is m.
   let stem = m;
-  if (hasSuffix(m, GZ)) stem = sliceBytes(m, 0, m.length - GZ.length);
-  else if (hasSuffix(m, TMP)) stem = sliceBytes(m, 0, m.length - TMP.length);
+  if (!gz) {
+    if (hasSuffix(m, GZ)) stem = sliceBytes(m, 0, m.length - GZ.length);
+    else if (hasSuffix(m, TMP)) stem = sliceBytes(m, 0, m.length - TMP.length);
+  }
   return concatBytes(stem, ONE);
 }
+
+const EMPTY = new Uint8Array(0);

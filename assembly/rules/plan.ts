@@ -3,9 +3,9 @@
 // as a pure function of (snapshot, now, policy); the host runs the actions in the order given.
 
 import { Action, ActionKind, ContainerSnapshot, EntryKind, FileEntry, Name, Policy, Reason } from "./types";
-import { asciiBytes, bytesToDisplay, compareBytes, concatBytes, equalBytes } from "./bytes";
-import { findEntry, isCompressed, isInUse, isRotatedOf, isTemporary, rotatedRegularNames } from "./prune";
-import { rotatedName } from "./names";
+import { asciiBytes, bytesToDisplay, compareBytes, compareJoined, concatBytes, equalBytes, joinText, textWithName } from "./bytes";
+import { findEntry, isCompressed, isInUseAmong, isRotatedOf, isTemporary } from "./prune";
+import { formatTimestamp, rotatedNameAfter } from "./names";
 import { isFullyRead, unreadBytes } from "./shipper";
 
 const GZ: Uint8Array = asciiBytes(".gz");
@@ -28,6 +28,38 @@ class Held {
   ) {}
 }
 
+/**
+ * Text every container of a batch shares, built once per batch: the rotated-name stamp and the
+ * policy's part of the details.
+ */
+class PlanTexts {
+  stamp: Uint8Array;
+  excessRotating: string;
+  excessIdle: string;
+  rotateMiddle: string;
+
+  constructor(now: i64, policy: Policy) {
+    this.stamp = formatTimestamp(now);
+    this.excessRotating = excessSuffix(policy, keepCount(policy, true));
+    this.excessIdle = excessSuffix(policy, keepCount(policy, false));
+    this.rotateMiddle = " bytes, containerLogMaxSize is " + policy.maxSize.toString() + ", renaming it to ";
+  }
+}
+
+/**
+ * The kubelet's removeExcessLogs keeps containerLogMaxFiles-2 when a rotation is about to add one rotated
+ * file, so the container ends with live + newest plain + maxFiles-2 compressed = maxFiles files. A pass
+ * that does not rotate keeps maxFiles-1: the same count as after a rotation.
+ */
+function keepCount(policy: Policy, rotating: bool): i32 {
+  const keep = policy.maxFiles - (rotating ? 2 : 1);
+  return keep < 0 ? 0 : keep;
+}
+
+function excessSuffix(policy: Policy, keep: i32): string {
+  return " (keeping " + keep.toString() + " for containerLogMaxFiles=" + policy.maxFiles.toString() + ")";
+}
+
 /** One container's plan while it is being built; `sizes[i]` is the size of the file actions[i] acts on. */
 class ContainerPlan {
   actions: Action[] = [];
@@ -42,14 +74,15 @@ class ContainerPlan {
 
 /** The plan for one container. The node-wide logRootBudget is applied by planBatch only. */
 export function planContainer(c: ContainerSnapshot, now: i64, policy: Policy): Action[] {
-  return buildPlan(c, 0, now, policy).actions;
+  return buildPlan(c, 0, now, policy, new PlanTexts(now, policy)).actions;
 }
 
 /** Plans for many containers, in input order, with logRootBudget applied across all of them. */
 export function planBatch(cs: ContainerSnapshot[], now: i64, policy: Policy): Action[][] {
+  const texts = new PlanTexts(now, policy);
   const plans: ContainerPlan[] = [];
-  for (let i = 0, n = cs.length; i < n; i++) plans.push(buildPlan(unchecked(cs[i]), i, now, policy));
-  if (policy.shipperAware && policy.maxSize >= 0 && policy.logRootBudget >= 0) {
+  for (let i = 0, n = cs.length; i < n; i++) plans.push(buildPlan(unchecked(cs[i]), i, now, policy, texts));
+  if (usesRootBudget(policy)) {
     applyRootBudget(cs, plans, policy.logRootBudget);
   }
   const out: Action[][] = [];
@@ -57,7 +90,33 @@ export function planBatch(cs: ContainerSnapshot[], now: i64, policy: Policy): Ac
   return out;
 }
 
-function buildPlan(c: ContainerSnapshot, index: i32, now: i64, policy: Policy): ContainerPlan {
+/**
+ * The live log alone says the plan is empty: it is not a regular file (see buildPlan), or it is below
+ * containerLogMaxSize and nothing cleans up outside a rotation.
+ */
+function isQuiet(policy: Policy, liveKind: u8, liveSize: i64): bool {
+  if (liveKind != EntryKind.Regular) return true;
+  return liveSize < policy.maxSize && !policy.shipperAware;
+}
+
+/** The node-wide logRootBudget applies to this batch (planBatch). */
+function usesRootBudget(policy: Policy): bool {
+  return policy.shipperAware && policy.maxSize >= 0 && policy.logRootBudget >= 0;
+}
+
+/**
+ * Whether planBatch can give a container any action, judged from its live log (the first entry named
+ * logName) alone. The decoder builds only the containers that need a plan and gives the rest an empty
+ * one; under a logRootBudget every file of every container counts, so then every container needs one.
+ */
+export function needsPlan(policy: Policy, liveFound: bool, liveKind: u8, liveSize: i64): bool {
+  if (policy.maxSize < 0) return false;
+  if (usesRootBudget(policy)) return true;
+  if (!liveFound) return true; // RECOVER
+  return !isQuiet(policy, liveKind, liveSize);
+}
+
+function buildPlan(c: ContainerSnapshot, index: i32, now: i64, policy: Policy, texts: PlanTexts): ContainerPlan {
   const plan = new ContainerPlan();
   // A negative containerLogMaxSize disables rotation: the kubelet returns its stub manager.
   if (policy.maxSize < 0) return plan;
@@ -81,22 +140,19 @@ function buildPlan(c: ContainerSnapshot, index: i32, now: i64, policy: Policy): 
   const live = changetype<FileEntry>(liveOrNull);
   // A symlink, directory or device where the live log should be was put there by someone else: never act
   // on a path a user can plant. The host reports it.
-  if (live.kind != EntryKind.Regular) return plan;
-
-  // The kubelet rotates when size >= containerLogMaxSize (so 0 rotates on every pass).
+  // The kubelet rotates when size >= containerLogMaxSize (so 0 rotates on every pass), and only cleans up
+  // as part of a rotation. Shipper-aware, cleanup runs on every pass, so files held for the shipper are
+  // released as soon as it catches up rather than at the next rotation.
+  if (isQuiet(policy, live.kind, live.size)) return plan;
   const rotating = live.size >= policy.maxSize;
-  // The kubelet only cleans up as part of a rotation. Shipper-aware, cleanup runs on every pass, so files
-  // held for the shipper are released as soon as it catches up rather than at the next rotation.
-  if (!rotating && !policy.shipperAware) return plan;
 
   // Only regular files are candidates for anything (see rotatedRegularNames).
-  const names = rotatedRegularNames(c.logName, c.entries);
   const inUse: FileEntry[] = [];
   const unused: FileEntry[] = [];
   for (let i = 0, n = c.entries.length; i < n; i++) {
     const e = unchecked(c.entries[i]);
     if (e.kind != EntryKind.Regular || !isRotatedOf(c.logName, e.name)) continue;
-    if (isInUse(e.name, names)) inUse.push(e);
+    if (isInUseAmong(e.name, c.entries)) inUse.push(e);
     else unused.push(e);
   }
   unused.sort((a, b) => compareBytes(a.name, b.name));
@@ -109,29 +165,19 @@ function buildPlan(c: ContainerSnapshot, index: i32, now: i64, policy: Policy): 
     const e = unchecked(unused[i]);
     const tmp = isTemporary(e.name);
     const detail = tmp
-      ? "remove: " + bytesToDisplay(e.name) + " is left over from an interrupted compression"
-      : "remove: " + bytesToDisplay(e.name) + " was already compressed to " + bytesToDisplay(concatBytes(e.name, GZ));
+      ? textWithName("remove: ", "", "", e.name, " is left over from an interrupted compression")
+      : joinText(["remove: ", bytesToDisplay(e.name), " was already compressed to ", bytesToDisplay(concatBytes(e.name, GZ))]);
     plan.add(act(ActionKind.Remove, tmp ? Reason.UnusedTmp : Reason.UnusedCompressedTwin, e.name, 0, detail), e.size);
   }
 
-  // (2) The kubelet's removeExcessLogs. A rotation is about to add one rotated file, so keep
-  // containerLogMaxFiles-2 and the container ends with live + newest plain + maxFiles-2 compressed =
-  // maxFiles files. A pass that does not rotate keeps maxFiles-1: the same count as after a rotation.
-  let keep = policy.maxFiles - (rotating ? 2 : 1);
-  if (keep < 0) keep = 0;
+  // (2) The kubelet's removeExcessLogs (see keepCount).
+  const keep = keepCount(policy, rotating);
   const count = inUse.length;
   const excess = count > keep ? count - keep : 0;
   // Oldest first: "remove from oldest to newest, so as not to break ongoing kubectl logs".
   for (let i = 0; i < excess; i++) {
     const e = unchecked(inUse[i]);
-    const detail =
-      "remove: excess rotated file " +
-      bytesToDisplay(e.name) +
-      " (keeping " +
-      keep.toString() +
-      " for containerLogMaxFiles=" +
-      policy.maxFiles.toString() +
-      ")";
+    const detail = textWithName("remove: excess rotated file ", "", "", e.name, rotating ? texts.excessRotating : texts.excessIdle);
     candidate(plan, index, policy, e, ActionKind.Remove, Reason.Excess, detail);
   }
 
@@ -143,26 +189,21 @@ function buildPlan(c: ContainerSnapshot, index: i32, now: i64, policy: Policy): 
     for (let i = excess; i < compressEnd; i++) {
       const e = unchecked(inUse[i]);
       if (isCompressed(e.name)) continue;
-      const detail = "compress: " + bytesToDisplay(e.name) + " is an older rotated file (the newest stays uncompressed)";
+      const detail = textWithName("compress: ", "", "", e.name, " is an older rotated file (the newest stays uncompressed)");
       candidate(plan, index, policy, e, ActionKind.Compress, Reason.CompressRotated, detail);
     }
   }
 
   // (4) Rotate. Never held: a rename loses nothing for a shipper that follows the open file.
   if (rotating) {
-    const target = rotationTarget(c, plan, inUse, excess, now);
+    const target = rotationTarget(c, plan, inUse, texts.stamp);
     plan.add(
       act(
         ActionKind.Rotate,
         Reason.SizeLimit,
         target,
         0,
-        "rotate: live log is " +
-          live.size.toString() +
-          " bytes, containerLogMaxSize is " +
-          policy.maxSize.toString() +
-          ", renaming it to " +
-          bytesToDisplay(target),
+        textWithName("rotate: live log is ", live.size.toString(), texts.rotateMiddle, target, ""),
       ),
       0,
     );
@@ -197,30 +238,32 @@ function candidate(plan: ContainerPlan, index: i32, policy: Policy, e: FileEntry
  * removals and compressions, so the survivors count with compressed ones as X.gz. A held file stays as it
  * is, but a limit in planBatch may still turn its HOLD into a COMPRESS, so both X and X.gz count for it.
  */
-function rotationTarget(c: ContainerSnapshot, plan: ContainerPlan, inUse: FileEntry[], excess: i32, now: i64): Name {
-  const after: Name[] = [];
+function rotationTarget(c: ContainerSnapshot, plan: ContainerPlan, inUse: FileEntry[], stamp: Uint8Array): Name {
+  // The greatest name among the survivors, as (name, +".gz"?): X.gz sorts after X, so a held X counts as X.gz.
+  let greatest: Name | null = null;
+  let greatestGz = false;
   for (let i = 0, n = inUse.length; i < n; i++) {
     const e = unchecked(inUse[i]);
     const a = actionFor(plan, e.name);
-    if (a === null) {
-      after.push(e.name); // kept as it is
-      continue;
+    let gz = false;
+    if (a !== null) {
+      const k = changetype<Action>(a).kind;
+      if (k == ActionKind.Remove) continue;
+      gz = true; // compressed, or held (which may still be compressed)
     }
-    const k = changetype<Action>(a).kind;
-    if (k == ActionKind.Remove) continue;
-    if (k == ActionKind.Compress) {
-      after.push(concatBytes(e.name, GZ));
-    } else {
-      after.push(e.name); // held
-      after.push(concatBytes(e.name, GZ));
+    if (greatest === null || compareJoined(e.name, gz ? GZ : EMPTY, changetype<Name>(greatest), greatestGz ? GZ : EMPTY) > 0) {
+      greatest = e.name;
+      greatestGz = gz;
     }
   }
-  let target = rotatedName(c.logName, after, now);
+  let target = rotatedNameAfter(c.logName, stamp, greatest, greatestGz);
   // A symlink or directory we never touch may already sit at that name; renaming onto it would replace
   // (or fail on) a planted path. Appending "1" keeps the name after every rotated file, as rotatedName does.
   while (findEntry(c.entries, target) !== null) target = concatBytes(target, ONE);
   return target;
 }
+
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** The REMOVE/COMPRESS/HOLD action on `name` planned so far, or null. */
 function actionFor(plan: ContainerPlan, name: Name): Action | null {

@@ -44,6 +44,22 @@ export function isInUse(name: Name, allNames: Name[]): bool {
   return true;
 }
 
+/**
+ * isInUse with the twin looked up in the directory listing instead of a list of names: X.gz counts only
+ * as a regular file, as in rotatedRegularNames (X is a rotated file, so X.gz is one as well).
+ */
+export function isInUseAmong(name: Name, entries: FileEntry[]): bool {
+  if (isTemporary(name)) return false;
+  if (isCompressed(name)) return true;
+  const n = name.length;
+  for (let i = 0, m = entries.length; i < m; i++) {
+    const e = unchecked(entries[i]);
+    const other = e.name;
+    if (e.kind == EntryKind.Regular && other.length == n + 3 && hasPrefix(other, name) && hasSuffix(other, GZ)) return false;
+  }
+  return true;
+}
+
 export class Partition {
   inUse: Name[] = [];
   unused: Name[] = [];

@@ -110,6 +110,22 @@ export class BufferReader {
     this.pos += n;
     return out;
   }
+  /** Like bytes(), but a view into the response (which must then be the caller's own copy). */
+  view(): Buffer {
+    const n = this.u32();
+    this.need(n);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  /** `bytes` decoded as UTF-8. */
+  text(): string {
+    const n = this.u32();
+    this.need(n);
+    const out = this.buf.toString("utf8", this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
   end(): void {
     if (this.pos !== this.buf.length) throw new PluginError("PLUGIN_BAD_RESPONSE", `${this.buf.length - this.pos} unread bytes at the end of a response`);
   }
@@ -124,32 +140,84 @@ function clampSize(v: number): number {
   return Math.max(Math.min(v, Number.MAX_SAFE_INTEGER), Number.MIN_SAFE_INTEGER);
 }
 
+/** The plan request's fixed part: magic, version, policy, now, container count. */
+const PLAN_HEADER_BYTES = 4 + 4 + 8 + 4 + 4 + 8 * 3 + 8 + 4;
+/** Per container besides its id and names: id length, logName length, entry count. */
+const CONTAINER_BYTES = 4 + 4 + 4;
+/** Per entry besides its name: name length, kind, size, mtime, readOffset, lastLineStart. */
+const ENTRY_BYTES = 4 + 1 + 8 * 4;
+
+/**
+ * Writes the plan request straight into one Buffer sized by a first pass (this runs for every container
+ * on every pass, so it avoids per-field bounds checks and per-name copies through temporary Buffers).
+ */
 export function encodePlanRequest(snapshots: ContainerSnapshot[], now: number, policy: Policy): Buffer {
-  const w = new BufferWriter(64 + snapshots.length * 256);
-  w.u32(MAGIC_PLAN);
-  w.i32(ABI_VERSION);
-  w.i64(clampSize(policy.maxSize));
-  w.i32(policy.maxFiles);
-  w.u32((policy.compress ? FLAG_COMPRESS : 0) | (policy.shipperAware ? FLAG_SHIPPER_AWARE : 0));
-  w.i64(limitOf(policy.maxUnreadBytesPerContainer));
-  w.i64(limitOf(policy.holdTimeoutSeconds));
-  w.i64(limitOf(policy.logRootBudget));
-  w.i64(Math.floor(now));
-  w.u32(snapshots.length);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8, so 3 * id.length bounds the id's bytes.
+  let size = PLAN_HEADER_BYTES;
   for (const c of snapshots) {
-    w.bytes(Buffer.from(c.id, "utf8"));
-    w.bytes(c.logName);
-    w.u32(c.entries.length);
-    for (const e of c.entries) {
-      w.bytes(e.name);
-      w.u8(ENTRY_KINDS[e.kind]);
-      w.i64(e.size);
-      w.i64(Math.floor(e.mtime));
-      w.i64(e.readOffset ?? -1);
-      w.i64(e.lastLineStart ?? -1);
+    size += CONTAINER_BYTES + 3 * c.id.length + c.logName.length;
+    for (const e of c.entries) size += ENTRY_BYTES + e.name.length;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  view.setUint32(0, MAGIC_PLAN, true);
+  view.setInt32(4, ABI_VERSION, true);
+  setI64(view, 8, clampSize(policy.maxSize));
+  view.setInt32(16, policy.maxFiles | 0, true);
+  view.setUint32(20, (policy.compress ? FLAG_COMPRESS : 0) | (policy.shipperAware ? FLAG_SHIPPER_AWARE : 0), true);
+  setI64(view, 24, limitOf(policy.maxUnreadBytesPerContainer));
+  setI64(view, 32, limitOf(policy.holdTimeoutSeconds));
+  setI64(view, 40, limitOf(policy.logRootBudget));
+  setI64(view, 48, Math.floor(now));
+  view.setUint32(56, snapshots.length >>> 0, true);
+  let pos = PLAN_HEADER_BYTES;
+  for (const c of snapshots) {
+    const idBytes = writeUtf8(buf, pos + 4, c.id);
+    view.setUint32(pos, idBytes, true);
+    pos = writeBytes(buf, view, pos + 4 + idBytes, c.logName);
+    const entries = c.entries;
+    view.setUint32(pos, entries.length >>> 0, true);
+    pos += 4;
+    for (const e of entries) {
+      pos = writeBytes(buf, view, pos, e.name);
+      buf[pos] = ENTRY_KINDS[e.kind];
+      setI64(view, pos + 1, e.size);
+      setI64(view, pos + 9, Math.floor(e.mtime));
+      setI64(view, pos + 17, e.readOffset ?? -1);
+      setI64(view, pos + 25, e.lastLineStart ?? -1);
+      pos += 33;
     }
   }
-  return w.finish();
+  return buf.subarray(0, pos);
+}
+
+function setI64(view: DataView, pos: number, v: number): void {
+  if (!Number.isSafeInteger(v)) throw new RangeError(`${v} is not a safe integer`);
+  const hi = Math.floor(v / TWO_32);
+  view.setUint32(pos, v - hi * TWO_32, true);
+  view.setInt32(pos + 4, hi, true);
+}
+
+/** `bytes` at pos (u32 length, then b); returns the position after it. */
+function writeBytes(buf: Buffer, view: DataView, pos: number, b: Uint8Array): number {
+  const n = b.length;
+  view.setUint32(pos, n, true);
+  pos += 4;
+  // A byte loop beats TypedArray#set's fixed cost for names this short.
+  if (n <= 64) for (let i = 0; i < n; i++) buf[pos + i] = b[i]!;
+  else buf.set(b, pos);
+  return pos + n;
+}
+
+/** Writes s as UTF-8 at pos (room for 3 bytes per code unit is there); returns the byte count. */
+function writeUtf8(buf: Buffer, pos: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return buf.write(s, pos, "utf8"); // not ASCII: let Buffer encode it (lone surrogates → U+FFFD)
+    buf[pos + i] = c;
+  }
+  return n;
 }
 
 export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot[]): { id: string; actions: Action[] }[] {
@@ -163,9 +231,10 @@ export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot
     for (let j = 0; j < count; j++) {
       const kind = ACTION_KINDS[r.u8() - 1];
       const reason = REASONS[r.u8() - 1];
-      const name = r.bytes();
+      // The payload is the host's own copy of the response, so names can be views into it.
+      const name = r.view();
       const unreadBytes = r.i64();
-      const detail = r.bytes().toString("utf8");
+      const detail = r.text();
       if (!kind || !reason) throw new PluginError("PLUGIN_BAD_RESPONSE", `unknown action kind or reason in the plan of container ${snapshots[i]!.id}`);
       actions.push({ kind, reason, name, unreadBytes, detail });
     }
