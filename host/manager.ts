@@ -178,7 +178,11 @@ export class LogManager {
       if (!g.measured) at = g.baseAtMs + MIN_GROWTH_CHECK_MS; // a new container: one early look learns its rate
       else if (g.bytesPerMs <= 0) continue;
       else at = g.size >= maxSize ? earliest : g.atMs + (maxSize - g.size) / g.bytesPerMs;
-      if (at < nextPassAt - MIN_GROWTH_CHECK_MS) predicted.push({ id, at: Math.max(at, earliest) });
+      // Compare the time the check would really run (never before `earliest`): a prediction left in the past
+      // (its live log deleted or replaced, so no new sample moves it) would otherwise be due forever, and the
+      // loop in start() would check it every MIN_GROWTH_CHECK_MS and never get to the next pass.
+      const when = Math.max(at, earliest);
+      if (when < nextPassAt - MIN_GROWTH_CHECK_MS) predicted.push({ id, at: when });
     }
     if (predicted.length === 0) return null;
     const atMs = Math.min(...predicted.map((p) => p.at));

@@ -4,9 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { systemClock } from "../../host/clock.js";
-import { startHarness, lineNumbers } from "../support/harness.js";
+import { startHarness, lineNumbers, writeFiles } from "../support/harness.js";
+import { MIN_GROWTH_CHECK_MS } from "../../host/manager.js";
 
 const MAX = 64 * 1024;
 
@@ -38,5 +39,31 @@ test("growth checks keep rotated files near containerLogMaxSize where the kubele
   assert.ok(growth.sizes.length > interval.sizes.length, "more, smaller rotations");
   for (const r of [interval, growth]) {
     assert.deepEqual(r.lines, Array.from({ length: r.written }, (_, i) => i), "no line lost or doubled");
+  }
+});
+
+test("a prediction left in the past (live log deleted) never starves the next pass", async () => {
+  const h = await startHarness();
+  try {
+    const dir = join(h.logRoot, "ns_p_uid", "app");
+    writeFiles(dir, { "0.log": "x".repeat(1000) });
+    h.runtime.addContainer({ id: "c", name: "app", state: "CONTAINER_RUNNING", logPath: join(dir, "0.log") });
+    const manager = h.manager({ growthChecks: true, intervalMs: 10_000, policy: { maxSize: 100_000, maxFiles: 5, compress: false } });
+    await manager.runOnce();
+    h.clock.advance(1000);
+    writeFiles(dir, { "0.log": "x".repeat(50_000) }); // ~49 bytes/ms: predicted to reach 100 KB ~1 s later
+    await manager.runOnce();
+    const nextPassAt = h.clock.now() + 10_000;
+    const due = manager.nextGrowthCheck(nextPassAt);
+    assert.ok(due && due.ids.includes("c") && due.atMs < h.clock.now() + 2000, JSON.stringify(due));
+    rmSync(join(dir, "0.log"));
+    h.clock.advance(5000); // the prediction is now in the past and no sample can move it
+    await manager.checkGrowth(["c"]);
+    const again = manager.nextGrowthCheck(nextPassAt);
+    assert.ok(again === null || again.atMs >= h.clock.now() + MIN_GROWTH_CHECK_MS, "a due check is never in the past");
+    h.clock.set(nextPassAt - MIN_GROWTH_CHECK_MS);
+    assert.equal(manager.nextGrowthCheck(nextPassAt), null, "close to the pass, no more checks: the pass comes");
+  } finally {
+    await h.close();
   }
 });
