@@ -359,6 +359,11 @@ export class LogManager {
         logger.error("failed to check container log path", { containerId: c.id, path: logPath, err });
         return;
       }
+      if (err.transient) {
+        // The runtime may report a container before its log directory exists; look again next pass.
+        logger.debug("container log directory not there yet", { containerId: c.id, path: logPath, reason: err.message });
+        return;
+      }
       this.observer.error("path");
       logger.warn("refusing container log path", { containerId: c.id, path: logPath, reason: err.message });
       this.known.set(c.id, { refused: err.message });

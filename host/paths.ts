@@ -6,9 +6,12 @@ import type { Fs } from "./fs.js";
 
 export class PathError extends Error {
   readonly code = "UNSAFE_PATH";
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** True when the path may become acceptable later (a directory not created yet), so it is checked again. */
+  readonly transient: boolean;
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
     super(message, options);
     this.name = "PathError";
+    this.transient = options?.transient ?? false;
   }
 }
 
@@ -43,7 +46,7 @@ export async function checkNoSymlinks(fs: Fs, dir: string, logRoot: string): Pro
   for (const part of rel) {
     cur = `${cur}/${part}`;
     const info = await fs.lstat(cur);
-    if (info === null) throw new PathError(`log directory ${JSON.stringify(cur)} does not exist`);
+    if (info === null) throw new PathError(`log directory ${JSON.stringify(cur)} does not exist`, { transient: true });
     if (info.kind === "symlink") throw new PathError(`refusing ${JSON.stringify(dir)}: ${JSON.stringify(cur)} is a symlink`);
     if (info.kind !== "directory") throw new PathError(`refusing ${JSON.stringify(dir)}: ${JSON.stringify(cur)} is not a directory`);
   }

@@ -112,10 +112,6 @@ const cases: Record<string, Case> = {
     },
     refused: /is a symlink/,
   },
-  "the pod directory does not exist": {
-    setup: (h) => join(h.logRoot, "gone", "0.log"),
-    refused: /does not exist/,
-  },
   // Legal names: a glob would match the look-alikes beside them; a byte comparison matches nothing else.
   "a name with '*'": {
     setup: (h) => {
@@ -266,4 +262,20 @@ describe("checkNoSymlinks", () => {
       else await assert.rejects(checkNoSymlinks(realFs, dir, h.logRoot), (err: unknown) => err instanceof PathError && why.test(err.message), name);
     }
   });
+});
+
+test("a log directory that does not exist yet is looked at again next pass, not refused for good", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const dir = join(h.logRoot, "ns_late_uid", "app");
+  h.runtime.addContainer({ id: "late", name: "app", state: "CONTAINER_RUNNING", logPath: join(dir, "0.log") });
+  const manager = h.manager();
+  const first = await manager.runOnce();
+  assert.deepEqual([first.outcomes, first.failures], [[], []]);
+  assert.deepEqual(h.logger.find({ level: "warn" }), [], "not a refusal");
+  assert.equal(fs.existsSync(dir), false, "nothing created");
+  writeFiles(dir, { "0.log": BIG });
+  const second = await manager.runOnce();
+  assert.deepEqual(second.outcomes.map((o) => o.kind), ["rotate"]);
+  assert.equal(h.runtime.callNames().filter((m) => m === "ContainerStatus").length, 2, "asked again, then cached");
 });
