@@ -2,6 +2,7 @@
 // memory, and a growable writer for responses. Nothing here traps on bad input: the reader records the
 // first failure (sticky) and returns zero values from then on, so decoders stay straight-line.
 import { Status, MAX_NAME_BYTES } from "./status";
+import { copyBytes } from "../rules/bytes";
 
 /** True when [ptr, ptr+len) lies inside linear memory (computed in u64 so it cannot wrap). */
 export function inMemory(ptr: usize, len: usize): bool {
@@ -63,6 +64,8 @@ export class Reader {
     }
   }
 
+  // @ts-ignore: decorator
+  @inline
   private need(n: usize, what: string, suffix: string = ""): bool {
     if (!this.ok) return false;
     if (this.end - this.pos < n) {
@@ -72,6 +75,8 @@ export class Reader {
     return true;
   }
 
+  // @ts-ignore: decorator
+  @inline
   u8(what: string): u8 {
     if (!this.need(1, what)) return 0;
     const v = load<u8>(this.pos);
@@ -79,6 +84,8 @@ export class Reader {
     return v;
   }
 
+  // @ts-ignore: decorator
+  @inline
   u32(what: string): u32 {
     if (!this.need(4, what)) return 0;
     const v = load<u32>(this.pos);
@@ -90,6 +97,8 @@ export class Reader {
     return <i32>this.u32(what);
   }
 
+  // @ts-ignore: decorator
+  @inline
   i64(what: string): i64 {
     if (!this.need(8, what)) return 0;
     const v = load<i64>(this.pos);
@@ -145,13 +154,21 @@ export class Reader {
   }
 }
 
+/**
+ * An ArrayBuffer whose bytes are not zeroed: for buffers that are written before they are read (a
+ * response of megabytes would otherwise be filled twice).
+ */
+export function uninitialized(size: i32): ArrayBuffer {
+  return changetype<ArrayBuffer>(__new(<usize>size, idof<ArrayBuffer>()));
+}
+
 export class Writer {
   private buf: ArrayBuffer;
   private len: i32 = 0;
 
   /** `capacity`: the expected payload size; the buffer grows by doubling past it. */
   constructor(capacity: i32 = 256) {
-    this.buf = new ArrayBuffer(8 + (capacity > 0 ? capacity : 0));
+    this.buf = uninitialized(8 + (capacity > 0 ? capacity : 0));
   }
 
   /** Makes room for n more payload bytes; returns where they go. */
@@ -161,7 +178,7 @@ export class Writer {
       let next = cap << 1;
       if (next < 256) next = 256;
       while (next < this.len + n) next <<= 1;
-      const grown = new ArrayBuffer(8 + next);
+      const grown = uninitialized(8 + next);
       memory.copy(changetype<usize>(grown) + 8, changetype<usize>(this.buf) + 8, <usize>this.len);
       this.buf = grown;
     }
@@ -192,14 +209,29 @@ export class Writer {
     const n = v.length;
     const at = this.reserve(4 + n);
     store<u32>(at, <u32>n);
-    memory.copy(at + 4, v.dataStart, <usize>n);
+    copyBytes(at + 4, v.dataStart, <usize>n);
     this.len += 4 + n;
   }
 
   /** A string as `bytes` of UTF-8, encoded straight into the buffer. */
   text(s: string): void {
-    this.u32(<u32>String.UTF8.byteLength(s));
-    this.utf8(s);
+    // Details are ASCII but for the odd file name: copy code units as bytes in one pass, and fall back
+    // to the encoder at the first one that is not ASCII (UTF-8 never has fewer bytes than code units,
+    // so the room reserved here is within what the full encoding needs).
+    const n = s.length;
+    const at = this.reserve(4 + n);
+    const src = changetype<usize>(s);
+    for (let i = 0; i < n; i++) {
+      const c = load<u16>(src + (<usize>i << 1));
+      if (c >= 0x80) {
+        this.u32(<u32>String.UTF8.byteLength(s));
+        this.utf8(s);
+        return;
+      }
+      store<u8>(at + 4 + <usize>i, <u8>c);
+    }
+    store<u32>(at, <u32>n);
+    this.len += 4 + n;
   }
 
   /** A string's UTF-8 bytes, without a length. */

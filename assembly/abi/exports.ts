@@ -2,7 +2,7 @@
 // Every entry starts with __collect(): the minimal runtime never collects on its own, so this is what
 // keeps memory flat over a long-lived instance (the host pins what it still needs).
 import { Status, ABI_VERSION, MAGIC_PLAN, MAGIC_VALIDATE, MAGIC_LIST, MAX_CONTAINERS, MAX_ENTRIES, MAX_REQUEST_BYTES } from "./status";
-import { Reader, Writer, inMemory, respondError, nameProblem, nameProblemAt } from "./codec";
+import { Reader, Writer, inMemory, respondError, nameProblem, nameProblemAt, uninitialized } from "./codec";
 import { Policy, FileEntry, ContainerSnapshot, Action, NO_LIMIT } from "../rules/types";
 import { needsPlan, planBatch } from "../rules/plan";
 import { listLogs } from "../rules/prune";
@@ -147,6 +147,11 @@ function readContainer(r: Reader, data: ArrayBuffer): ContainerSnapshot {
   return new ContainerSnapshot(id, logName, entries);
 }
 
+/** What encodeAction writes for `a` when its detail is ASCII (a non-ASCII one takes more bytes). */
+function encodedActionBytes(a: Action): i32 {
+  return 1 + 1 + 4 + a.name.length + 8 + 4 + a.detail.length;
+}
+
 function encodeAction(w: Writer, a: Action): void {
   w.u8(a.kind);
   w.u8(a.reason);
@@ -161,7 +166,7 @@ export function crl_plan_batch(ptr: usize, len: usize): usize {
   if (bad != 0) return bad;
   // One copy of the whole request: the names handed to the rules are views into it, so a name costs one
   // small object instead of an allocation and a copy (and `ptr` need not be an ArrayBuffer of ours).
-  const data = new ArrayBuffer(<i32>len);
+  const data = uninitialized(<i32>len);
   const base = changetype<usize>(data);
   memory.copy(base, ptr, len);
   const r = new Reader(base, len);
@@ -193,7 +198,14 @@ export function crl_plan_batch(ptr: usize, len: usize): usize {
   }
   const plans = planBatch(containers, now, policy);
 
-  const w = new Writer(4 + 4 * n + 512 * busy);
+  // Sized exactly for ASCII details (all of them but those naming a non-ASCII file), so a response of
+  // megabytes is not grown (and copied) on the way.
+  let size = 4 + 4 * n;
+  for (let k = 0; k < busy; k++) {
+    const actions = unchecked(plans[k]);
+    for (let j = 0, m = actions.length; j < m; j++) size += encodedActionBytes(unchecked(actions[j]));
+  }
+  const w = new Writer(size);
   w.u32(<u32>n);
   for (let i = 0, k = 0; i < n; i++) {
     if (!unchecked(planned[i])) {

@@ -60,17 +60,33 @@ function excessSuffix(policy: Policy, keep: i32): string {
   return " (keeping " + keep.toString() + " for containerLogMaxFiles=" + policy.maxFiles.toString() + ")";
 }
 
-/** One container's plan while it is being built; `sizes[i]` is the size of the file actions[i] acts on. */
+/**
+ * One container's plan while it is being built; `sizes[i]` is the size of the file actions[i] acts on.
+ * Only a logRootBudget reads the sizes and only shipper-aware plans hold files, so a batch of thousands
+ * of plans does not fill (and collect) lists nobody reads.
+ */
 class ContainerPlan {
   actions: Action[] = [];
-  sizes: i64[] = [];
-  held: Held[] = []; // in bytewise name order (oldest first)
+  sizes: i64[];
+  held: Held[]; // in bytewise name order (oldest first)
+  private tracksSizes: bool;
+
+  constructor(policy: Policy) {
+    const tracksSizes = usesRootBudget(policy);
+    this.sizes = tracksSizes ? [] : NO_SIZES;
+    this.held = policy.shipperAware ? [] : NO_HELD;
+    this.tracksSizes = tracksSizes;
+  }
 
   add(a: Action, size: i64): void {
     this.actions.push(a);
-    this.sizes.push(size);
+    if (this.tracksSizes) this.sizes.push(size);
   }
 }
+
+// Shared by the plans that never fill them (see ContainerPlan); nothing pushes to these.
+const NO_SIZES: i64[] = [];
+const NO_HELD: Held[] = [];
 
 /** The plan for one container. The node-wide logRootBudget is applied by planBatch only. */
 export function planContainer(c: ContainerSnapshot, now: i64, policy: Policy): Action[] {
@@ -117,7 +133,7 @@ export function needsPlan(policy: Policy, liveFound: bool, liveKind: u8, liveSiz
 }
 
 function buildPlan(c: ContainerSnapshot, index: i32, now: i64, policy: Policy, texts: PlanTexts): ContainerPlan {
-  const plan = new ContainerPlan();
+  const plan = new ContainerPlan(policy);
   // A negative containerLogMaxSize disables rotation: the kubelet returns its stub manager.
   if (policy.maxSize < 0) return plan;
 

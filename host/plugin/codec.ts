@@ -6,6 +6,7 @@ import type { Action, ActionKindName, ConfigCheck, ContainerSnapshot, EntryKindN
 import { PluginError } from "./errors.js";
 
 const TWO_32 = 2 ** 32;
+const UTF8 = new TextEncoder();
 
 export const ENTRY_KINDS: Record<EntryKindName, number> = { file: 0, symlink: 1, directory: 2, other: 3 };
 export const ACTION_KINDS: ActionKindName[] = ["remove", "compress", "rotate", "recover", "hold"]; // 1-based on the wire
@@ -110,21 +111,11 @@ export class BufferReader {
     this.pos += n;
     return out;
   }
-  /** Like bytes(), but a view into the response (which must then be the caller's own copy). */
-  view(): Buffer {
+  /** Moves past a `bytes` field, checking that it lies inside the response. */
+  skipBytes(): void {
     const n = this.u32();
     this.need(n);
-    const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
-    return out;
-  }
-  /** `bytes` decoded as UTF-8. */
-  text(): string {
-    const n = this.u32();
-    this.need(n);
-    const out = this.buf.toString("utf8", this.pos, this.pos + n);
-    this.pos += n;
-    return out;
   }
   end(): void {
     if (this.pos !== this.buf.length) throw new PluginError("PLUGIN_BAD_RESPONSE", `${this.buf.length - this.pos} unread bytes at the end of a response`);
@@ -147,19 +138,32 @@ const CONTAINER_BYTES = 4 + 4 + 4;
 /** Per entry besides its name: name length, kind, size, mtime, readOffset, lastLineStart. */
 const ENTRY_BYTES = 4 + 1 + 8 * 4;
 
-/**
- * Writes the plan request straight into one Buffer sized by a first pass (this runs for every container
- * on every pass, so it avoids per-field bounds checks and per-name copies through temporary Buffers).
- */
-export function encodePlanRequest(snapshots: ContainerSnapshot[], now: number, policy: Policy): Buffer {
+/** An upper bound on the plan request's size in bytes (what writePlanRequest needs). */
+export function planRequestBound(snapshots: ContainerSnapshot[]): number {
   // A UTF-16 code unit is at most 3 bytes of UTF-8, so 3 * id.length bounds the id's bytes.
   let size = PLAN_HEADER_BYTES;
   for (const c of snapshots) {
     size += CONTAINER_BYTES + 3 * c.id.length + c.logName.length;
     for (const e of c.entries) size += ENTRY_BYTES + e.name.length;
   }
-  const buf = Buffer.allocUnsafe(size);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  return size;
+}
+
+/** The plan request in a Buffer of its own (tests, benchmarks; planRotation writes it into the guest). */
+export function encodePlanRequest(snapshots: ContainerSnapshot[], now: number, policy: Policy): Buffer {
+  const buf = Buffer.allocUnsafe(planRequestBound(snapshots));
+  return buf.subarray(0, writePlanRequest(buf, snapshots, now, policy));
+}
+
+/**
+ * Writes the plan request into `dst` (at least planRequestBound bytes) and returns its length. This runs
+ * for every container on every pass, so it writes straight into the destination (guest memory, for
+ * planRotation): no per-field bounds checks, no temporary Buffers, and no fresh multi-megabyte buffer,
+ * whose first touch costs a page fault per 4 KiB.
+ */
+export function writePlanRequest(dst: Uint8Array, snapshots: ContainerSnapshot[], now: number, policy: Policy): number {
+  const buf = dst;
+  const view = new DataView(dst.buffer, dst.byteOffset, dst.length);
   view.setUint32(0, MAGIC_PLAN, true);
   view.setInt32(4, ABI_VERSION, true);
   setI64(view, 8, clampSize(policy.maxSize));
@@ -188,10 +192,21 @@ export function encodePlanRequest(snapshots: ContainerSnapshot[], now: number, p
       pos += 33;
     }
   }
-  return buf.subarray(0, pos);
+  return pos;
 }
 
 function setI64(view: DataView, pos: number, v: number): void {
+  // Most values (sizes, times, -1) fit in 32 bits: two stores, no division.
+  if (v >>> 0 === v) {
+    view.setUint32(pos, v, true);
+    view.setUint32(pos + 4, 0, true);
+    return;
+  }
+  if ((v | 0) === v) {
+    view.setInt32(pos, v, true);
+    view.setInt32(pos + 4, -1, true);
+    return;
+  }
   if (!Number.isSafeInteger(v)) throw new RangeError(`${v} is not a safe integer`);
   const hi = Math.floor(v / TWO_32);
   view.setUint32(pos, v - hi * TWO_32, true);
@@ -199,7 +214,7 @@ function setI64(view: DataView, pos: number, v: number): void {
 }
 
 /** `bytes` at pos (u32 length, then b); returns the position after it. */
-function writeBytes(buf: Buffer, view: DataView, pos: number, b: Uint8Array): number {
+function writeBytes(buf: Uint8Array, view: DataView, pos: number, b: Uint8Array): number {
   const n = b.length;
   view.setUint32(pos, n, true);
   pos += 4;
@@ -210,35 +225,84 @@ function writeBytes(buf: Buffer, view: DataView, pos: number, b: Uint8Array): nu
 }
 
 /** Writes s as UTF-8 at pos (room for 3 bytes per code unit is there); returns the byte count. */
-function writeUtf8(buf: Buffer, pos: number, s: string): number {
+function writeUtf8(buf: Uint8Array, pos: number, s: string): number {
   const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) return buf.write(s, pos, "utf8"); // not ASCII: let Buffer encode it (lone surrogates → U+FFFD)
+    // Not ASCII: let the encoder do it (lone surrogates become U+FFFD, as Buffer#write does).
+    if (c >= 0x80) return UTF8.encodeInto(s, buf.subarray(pos)).written;
     buf[pos + i] = c;
   }
   return n;
 }
 
+/**
+ * One action of a plan response. `name` and `detail` are read from the response on first use: a batch
+ * plans thousands of actions whose details nobody prints, and every object that outlives a pass costs the
+ * garbage collector. The decoder has already checked that both fields lie inside the payload, which is the
+ * host's own copy of the response, so the name can be a view into it.
+ */
+class PlannedAction implements Action {
+  private nameView: Buffer | undefined = undefined;
+  private detailText: string | undefined = undefined;
+  constructor(
+    readonly kind: ActionKindName,
+    readonly reason: ReasonName,
+    readonly unreadBytes: number,
+    private readonly payload: Buffer,
+    private readonly nameAt: number, // the name's u32 length; the detail's follows the name and unreadBytes
+  ) {}
+
+  get name(): Buffer {
+    if (this.nameView === undefined) {
+      const p = this.payload;
+      const at = this.nameAt + 4;
+      this.nameView = p.subarray(at, at + p.readUInt32LE(this.nameAt));
+    }
+    return this.nameView;
+  }
+
+  get detail(): string {
+    if (this.detailText === undefined) {
+      const p = this.payload;
+      const detailAt = this.nameAt + 4 + p.readUInt32LE(this.nameAt) + 8;
+      const at = detailAt + 4;
+      this.detailText = p.toString("utf8", at, at + p.readUInt32LE(detailAt));
+    }
+    return this.detailText;
+  }
+
+  /** The plain object an eager decoder would have built (JSON output, logs). */
+  toJSON(): Action {
+    return { kind: this.kind, reason: this.reason, name: this.name, unreadBytes: this.unreadBytes, detail: this.detail };
+  }
+}
+
+/** The plan of a container without actions; shared, so it is frozen. */
+const NO_ACTIONS: Action[] = Object.freeze([]) as unknown as Action[];
+
 export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot[]): { id: string; actions: Action[] }[] {
   const r = new BufferReader(payload);
   const n = r.u32();
   if (n !== snapshots.length) throw new PluginError("PLUGIN_BAD_RESPONSE", `plan has ${n} containers, the request had ${snapshots.length}`);
-  const plans = [];
+  const plans = new Array<{ id: string; actions: Action[] }>(n);
   for (let i = 0; i < n; i++) {
     const count = r.u32();
-    const actions: Action[] = [];
-    for (let j = 0; j < count; j++) {
-      const kind = ACTION_KINDS[r.u8() - 1];
-      const reason = REASONS[r.u8() - 1];
-      // The payload is the host's own copy of the response, so names can be views into it.
-      const name = r.view();
-      const unreadBytes = r.i64();
-      const detail = r.text();
-      if (!kind || !reason) throw new PluginError("PLUGIN_BAD_RESPONSE", `unknown action kind or reason in the plan of container ${snapshots[i]!.id}`);
-      actions.push({ kind, reason, name, unreadBytes, detail });
+    let actions = NO_ACTIONS;
+    if (count > 0) {
+      actions = new Array<Action>(count);
+      for (let j = 0; j < count; j++) {
+        const kind = ACTION_KINDS[r.u8() - 1];
+        const reason = REASONS[r.u8() - 1];
+        if (!kind || !reason) throw new PluginError("PLUGIN_BAD_RESPONSE", `unknown action kind or reason in the plan of container ${snapshots[i]!.id}`);
+        const nameAt = r.pos;
+        r.skipBytes();
+        const unreadBytes = r.i64();
+        r.skipBytes(); // the detail
+        actions[j] = new PlannedAction(kind, reason, unreadBytes, payload, nameAt);
+      }
     }
-    plans.push({ id: snapshots[i]!.id, actions });
+    plans[i] = { id: snapshots[i]!.id, actions };
   }
   r.end();
   return plans;

@@ -1,5 +1,5 @@
 // The rules as the host sees them: typed calls into cri-logrotate.wasm.
-import { decodeI64, decodeNameList, decodePlanResponse, encodeListRequest, encodePlanRequest, encodeValidateRequest } from "./codec.js";
+import { decodeI64, decodeNameList, decodePlanResponse, encodeListRequest, encodeValidateRequest, planRequestBound, writePlanRequest } from "./codec.js";
 import type { ConfigCheck, ContainerPlan, ContainerSnapshot, ListEntry, Plugin, Policy } from "./types.js";
 import { WasmModule, expectOk } from "./wasm.js";
 import { ABI_VERSION } from "./status.js";
@@ -18,7 +18,9 @@ export class WasmPlugin implements Plugin {
   }
 
   planRotation(snapshots: ContainerSnapshot[], now: number, policy: Policy): ContainerPlan[] {
-    const payload = expectOk("crl_plan_batch", this.wasm.call("crl_plan_batch", encodePlanRequest(snapshots, now, policy)));
+    const size = planRequestBound(snapshots);
+    const res = this.wasm.callWith("crl_plan_batch", size, (dst) => writePlanRequest(dst, snapshots, now, policy));
+    const payload = expectOk("crl_plan_batch", res);
     return decodePlanResponse(payload, snapshots);
   }
 

@@ -34,6 +34,11 @@ class ProcExit extends Error {
   }
 }
 
+/** Carries an error thrown by host code inside callWith past the trap handling. */
+class HostError {
+  constructor(readonly error: unknown) {}
+}
+
 export interface RawResponse {
   status: number;
   payload: Buffer;
@@ -111,16 +116,34 @@ export class WasmModule {
 
   /** Calls `entry(ptr, len)` with `request` copied into guest memory; returns the response header+payload. */
   call(entry: string, request: Uint8Array): RawResponse {
+    return this.callWith(entry, request.length, (dst) => {
+      dst.set(request);
+      return request.length;
+    });
+  }
+
+  /**
+   * Calls `entry(ptr, len)` with a request that `write` puts straight into guest memory: it gets `size`
+   * bytes and returns how many it used. An error thrown by `write` is the caller's own and reaches it as
+   * it is (the instance has not run anything).
+   */
+  callWith(entry: string, size: number, write: (dst: Uint8Array) => number): RawResponse {
     const fn = this.exports[entry];
     if (typeof fn !== "function") throw new PluginError("PLUGIN_LOAD", `${this.path} does not export ${entry}`);
     const ex = this.exports;
     let input = 0;
     try {
-      input = ex.__pin(ex.__new(request.length, ARRAY_BUFFER_CLASS_ID));
-      new Uint8Array(ex.memory.buffer, input, request.length).set(request);
-      const out = (fn as (p: number, l: number) => number)(input, request.length);
+      input = ex.__pin(ex.__new(size, ARRAY_BUFFER_CLASS_ID));
+      let len: number;
+      try {
+        len = write(new Uint8Array(ex.memory.buffer, input, size));
+      } catch (err) {
+        throw new HostError(err);
+      }
+      const out = (fn as (p: number, l: number) => number)(input, len);
       return this.readResponse(entry, out);
     } catch (cause) {
+      if (cause instanceof HostError) throw cause.error;
       if (cause instanceof PluginError) throw cause;
       const printed = this.stderr.join("").trim();
       this.stderr = [];
