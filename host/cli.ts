@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, DEFAULTS, loadConfig, type Config } from "./config.js";
 import { createShim, type Shim } from "./daemon.js";
-import { acquireLock, LockError } from "./lock.js";
+import { acquireLock } from "./lock.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { startMetricsServer } from "./metrics.js";
 import { packageRoot } from "./package-root.js";
@@ -168,7 +168,7 @@ async function runDaemon(shim: Shim, config: Config, logger: Logger, io: Io): Pr
     lock = await acquireLock(config.lockFile);
   } catch (err) {
     io.stderr.write(`cri-logrotate: ${(err as Error).message}\n`);
-    return err instanceof LockError && err.code === "LOCKED" ? 1 : 1;
+    return 1;
   }
   let server;
   try {
