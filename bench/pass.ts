@@ -7,14 +7,11 @@ import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCriClient } from "../host/cri/client.js";
-import { systemClock } from "../host/clock.js";
-import { realFs } from "../host/fs.js";
-import { silentLogger } from "../host/log.js";
-import { LogManager } from "../host/manager.js";
 import { loadPlugin } from "../host/plugin/index.js";
 import type { Policy } from "../host/plugin/types.js";
 import { kubeletPass } from "./support/kubelet-sequence.js";
 import { startRuntimeChild } from "./support/fake-runtime-server.js";
+import { benchManager } from "./support/manager.js";
 import { median, writeResult } from "./support/results.js";
 
 const CONTAINERS = 500;
@@ -29,18 +26,7 @@ const socketPath = join(base, "cri.sock");
 const runtime = await startRuntimeChild(socketPath, logRoot, CONTAINERS);
 const cri = createCriClient({ endpoint: `unix://${socketPath}`, timeoutMs: 10_000 });
 try {
-  const manager = new LogManager({
-    cri,
-    plugin: loadPlugin(),
-    fs: realFs,
-    clock: systemClock,
-    logger: silentLogger,
-    policy,
-    logRoot,
-    workers: 1,
-    intervalMs: 10_000,
-    compressionLevel: 6,
-  });
+  const manager = benchManager(cri, loadPlugin(), logRoot, policy);
 
   const first = await manager.runOnce(); // discovers the 500 log paths (ContainerStatus each, once)
   if (first.watched !== CONTAINERS) throw new Error(`first pass watched ${first.watched} containers, expected ${CONTAINERS}`);

@@ -6,13 +6,10 @@ import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCriClient } from "../host/cri/client.js";
-import { systemClock } from "../host/clock.js";
-import { realFs } from "../host/fs.js";
-import { silentLogger } from "../host/log.js";
-import { LogManager } from "../host/manager.js";
 import { loadPlugin } from "../host/plugin/index.js";
 import type { Policy } from "../host/plugin/types.js";
 import { startRuntimeChild } from "./support/fake-runtime-server.js";
+import { benchManager } from "./support/manager.js";
 import { writeResult } from "./support/results.js";
 
 const CONTAINERS = 1000;
@@ -40,18 +37,7 @@ try {
   };
   const sampler = setInterval(sample, 5);
 
-  const manager = new LogManager({
-    cri,
-    plugin,
-    fs: realFs,
-    clock: systemClock,
-    logger: silentLogger,
-    policy,
-    logRoot,
-    workers: 1,
-    intervalMs: 10_000,
-    compressionLevel: 6,
-  });
+  const manager = benchManager(cri, plugin, logRoot, policy);
   const afterPass: number[] = [];
   for (let p = 0; p < PASSES; p++) {
     const report = await manager.runOnce();

@@ -5,19 +5,16 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { rename, stat } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import { createCriClient } from "../../host/cri/client.js";
 import type { CriAdmin } from "../../host/cri/types.js";
-import { containerdAvailable, INSTALL_HINT, mountsUnder, processesMentioning, startContainerd, type PrivateContainerd } from "./support/containerd.js";
+import { e2eSkip, startPrivateCri } from "./support/suite.js";
+import { mountsUnder, processesMentioning, type PrivateContainerd } from "./support/containerd.js";
 import {
   fastWriterCommand, joinPartials, readCriLog, runContainer, runPod, stopAndRemoveAll, STOP_TIMEOUT_SECONDS, waitForCri, writerSequence,
   type RunningContainer, type RunningPod,
 } from "./support/pods.js";
 
-const availability = containerdAvailable();
-// In CI a missing containerd is a broken runner, not a reason to skip: before() fails instead.
-const skip = !availability.ok && process.env.CI !== "true" ? availability.reason : false;
 
-describe("containerd smoke", { skip, timeout: 60_000 }, () => {
+describe("containerd smoke", { skip: e2eSkip, timeout: 60_000 }, () => {
   let containerd: PrivateContainerd | undefined;
   let cri: CriAdmin | undefined;
   const pods: RunningPod[] = [];
@@ -25,10 +22,7 @@ describe("containerd smoke", { skip, timeout: 60_000 }, () => {
   let rotatedPath = "";
 
   before(async () => {
-    if (!availability.ok) throw new Error(`e2e cannot run in CI: ${availability.missing}; ${INSTALL_HINT}`);
-    containerd = await startContainerd();
-    cri = createCriClient({ endpoint: containerd.endpoint, timeoutMs: 10_000 });
-    await waitForCri(cri);
+    ({ containerd, cri } = await startPrivateCri());
   });
 
   after(async () => {

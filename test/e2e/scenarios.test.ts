@@ -7,9 +7,9 @@ import { existsSync, readdirSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
-import { createCriClient } from "../../host/cri/client.js";
 import type { CriAdmin } from "../../host/cri/types.js";
-import { containerdAvailable, INSTALL_HINT, readContainerdLog, startContainerd, type PrivateContainerd } from "./support/containerd.js";
+import { e2eSkip, startPrivateCri } from "./support/suite.js";
+import { readContainerdLog, type PrivateContainerd } from "./support/containerd.js";
 import { describeDir, listLogFiles, listTree, readAllLogs, readLogFile, rotatedNamePattern } from "./support/logfiles.js";
 import {
   fastWriterCommand, idleCommand, joinPartials, runContainer, runPod, slowWriterCommand, STOP_TIMEOUT_SECONDS, stopAndRemoveAll,
@@ -17,24 +17,18 @@ import {
 } from "./support/pods.js";
 import { runCli, ShimProcess } from "./support/shim.js";
 
-const availability = containerdAvailable();
-// In CI a missing containerd is a broken runner, not a reason to skip: before() fails instead.
-const skip = !availability.ok && process.env.CI !== "true" ? availability.reason : false;
 
 const MAX_FILES = 4;
 const ROTATED = rotatedNamePattern("0.log");
 
-describe("e2e scenarios: the shim against a real containerd", { skip, timeout: 240_000 }, () => {
+describe("e2e scenarios: the shim against a real containerd", { skip: e2eSkip, timeout: 240_000 }, () => {
   let containerd: PrivateContainerd | undefined;
   let cri: CriAdmin | undefined;
   const pods: RunningPod[] = [];
   const shims: ShimProcess[] = [];
 
   before(async () => {
-    if (!availability.ok) throw new Error(`e2e cannot run in CI: ${availability.missing}; ${INSTALL_HINT}`);
-    containerd = await startContainerd();
-    cri = createCriClient({ endpoint: containerd.endpoint, timeoutMs: 10_000 });
-    await waitForCri(cri);
+    ({ containerd, cri } = await startPrivateCri());
   });
 
   after(async () => {
