@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
-import { packageRoot } from "../host/package-root.js";
+import { fileURLToPath } from "node:url";
 import { startFakeRuntime } from "../test/fake-cri/index.js";
 import { lineNumbers } from "../test/support/harness.js";
 
@@ -41,10 +41,11 @@ async function main(): Promise<number> {
   }
   say(`fake runtime on ${socket} with ${containers.length} busy containers under ${logRoot}`);
   const args = [
-    join(packageRoot(), "bin", "cri-logrotate.js"),
+    fileURLToPath(new URL("../../bin/cri-logrotate.js", import.meta.url)), // dist/demo → the checkout
     "run",
     "--runtime-endpoint", `unix://${socket}`,
     "--log-root", logRoot,
+    "--lock-file", join(base, "cri-logrotate.lock"),
     "--container-log-max-size", "48Ki",
     "--container-log-max-files", "4",
     "--container-log-monitor-interval", "3s",

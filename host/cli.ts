@@ -1,13 +1,12 @@
 // The `cri-logrotate` command. Exit codes: 0 done, 1 a runtime failure (CRI unreachable, a file
 // operation failed, another instance holds the lock), 2 bad usage or invalid configuration.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { ConfigError, DEFAULTS, loadConfig, type Config } from "./config.js";
+import { DEFAULTS, loadConfig, type Config } from "./config/index.js";
+import { ConfigError } from "./errors.js";
 import { createShim, type Shim } from "./daemon.js";
 import { acquireLock } from "./lock.js";
-import { jsonLogger, type Logger } from "./log.js";
+import { createLogger, type Logger } from "./log.js";
 import { startMetricsServer } from "./metrics.js";
-import { packageRoot } from "./package-root.js";
+import { packageVersion } from "./assets.js";
 import { showPath } from "./paths.js";
 import { loadPlugin } from "./plugin/index.js";
 import type { Plugin } from "./plugin/types.js";
@@ -44,8 +43,9 @@ Flags (a YAML file given with --config sets the same keys; flags win; see docs/c
   --log-root <dir>                         only paths under this directory are touched (default ${DEFAULTS.logRoot})
   --compression <gzip|none>                compress older rotated files (default ${DEFAULTS.compression})
   --compression-level <1-9>                gzip level (default ${DEFAULTS.compressionLevel})
-  --metrics-address <host:port>            Prometheus /metrics and /healthz on loopback; "" disables (default ${DEFAULTS.metricsAddress})
-  --lock-file <file>                       one instance per log root (default <log-root>/.cri-logrotate.lock)
+  --metrics-address <host:port>            Prometheus /metrics and /healthz; 0.0.0.0:9787 to be scraped over the pod IP; "" disables (default ${DEFAULTS.metricsAddress})
+  --lock-file <file>                       one instance per log root, outside it (default ${DEFAULTS.lockFile})
+  --log-level <debug|info|warn|error>      least severe log line written (default ${DEFAULTS.logLevel})
   --fluent-bit-progress-file <file>        shipper-aware: the progress file the Fluent Bit filter writes
   --in-tail-db <file>                      shipper-aware: Fluent Bit's in_tail SQLite DB
   --max-unread-bytes-per-container <q>     shipper-aware: unread bytes a container may hold back
@@ -68,7 +68,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === "--version") {
-    io.stdout.write(`${JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")).version}\n`);
+    io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   if (!COMMANDS.has(command)) {
@@ -107,7 +107,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 2;
   }
 
-  const logger = jsonLogger({ stream: io.stderr });
+  const logger = createLogger({ stream: io.stderr, level: config.logLevel });
   let shim: Shim;
   try {
     const progress = createProgressAttacher(config, logger);

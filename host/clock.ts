@@ -18,20 +18,3 @@ export const systemClock: Clock = {
       signal?.addEventListener("abort", done, { once: true });
     }),
 };
-
-/** A clock tests set by hand; sleep resolves at once (the test drives passes explicitly). */
-export class FakeClock implements Clock {
-  constructor(private ms: number) {}
-  now(): number {
-    return this.ms;
-  }
-  set(ms: number): void {
-    this.ms = ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-  async sleep(ms: number): Promise<void> {
-    this.ms += ms;
-  }
-}

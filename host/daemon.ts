@@ -3,7 +3,7 @@
 // lives in the modules it wires.
 import { connectCri } from "./cri/client.js";
 import type { Cri } from "./cri/types.js";
-import type { Config } from "./config.js";
+import type { Config } from "./config/index.js";
 import { realFs, type Fs } from "./fs.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Logger } from "./log.js";
@@ -64,15 +64,6 @@ export function metricsObserver(m: Metrics): ManagerObserver {
   };
 }
 
-/** The CRI client's pino-style logger on top of ours. */
-export function criLogger(logger: Logger) {
-  return {
-    debug: (fields: Record<string, unknown>, msg: string) => logger.debug(msg, fields),
-    info: (fields: Record<string, unknown>, msg: string) => logger.info(msg, fields),
-    warn: (fields: Record<string, unknown>, msg: string) => logger.warn(msg, fields),
-  };
-}
-
 export interface ShimDeps {
   config: Config;
   plugin: Plugin;
@@ -96,7 +87,7 @@ export async function createShim(deps: ShimDeps): Promise<Shim> {
   const { config, plugin, logger } = deps;
   const cri =
     deps.cri ??
-    (await connectCri({ endpoint: config.runtimeEndpoint, timeoutMs: config.runtimeRequestTimeoutMs, logger: criLogger(logger) })).cri;
+    (await connectCri({ endpoint: config.runtimeEndpoint, timeoutMs: config.runtimeRequestTimeoutMs, logger })).cri;
   const metrics = deps.metrics ?? createMetrics();
   const manager = new LogManager({
     cri,

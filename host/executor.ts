@@ -5,22 +5,11 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { Cri } from "./cri/types.js";
+import { ExecError } from "./errors.js";
 import { joinPath, type Fs } from "./fs.js";
 import { showPath } from "./paths.js";
 import type { Action } from "./plugin/types.js";
 
-export type ExecErrorCode = "REFUSED" | "REMOVE_FAILED" | "COMPRESS_FAILED" | "ROTATE_FAILED" | "REOPEN_FAILED" | "RECOVER_FAILED";
-
-export class ExecError extends Error {
-  constructor(
-    readonly code: ExecErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "ExecError";
-  }
-}
 
 export interface Target {
   id: string;
@@ -85,11 +74,11 @@ export class Executor {
     const { fs } = this.opts;
     const info = await fs.lstat(path);
     if (info === null) return 0; // already gone: what the plan wanted
-    if (info.kind !== "file") throw new ExecError("REFUSED", `refusing to remove ${showPath(path)}: it is a ${info.kind}, not a regular file`);
+    if (info.kind !== "file") throw new ExecError("EXEC_REFUSED", `refusing to remove ${showPath(path)}: it is a ${info.kind}, not a regular file`);
     try {
       await fs.remove(path, true);
     } catch (cause) {
-      throw new ExecError("REMOVE_FAILED", `failed to remove log ${showPath(path)}`, { cause });
+      throw new ExecError("EXEC_REMOVE_FAILED", `failed to remove log ${showPath(path)}`, { cause });
     }
     return info.size;
   }
@@ -105,19 +94,19 @@ export class Executor {
     const tmp = joinPath(dir, Buffer.concat([name, Buffer.from(TMP_SUFFIX)]));
     const dst = joinPath(dir, Buffer.concat([name, Buffer.from(GZ_SUFFIX)]));
     const existing = await fs.lstat(dst);
-    if (existing !== null) throw new ExecError("REFUSED", `refusing to compress ${showPath(src)}: ${showPath(dst)} already exists`);
+    if (existing !== null) throw new ExecError("EXEC_REFUSED", `refusing to compress ${showPath(src)}: ${showPath(dst)} already exists`);
     let input;
     try {
       input = await fs.openRead(src);
     } catch (cause) {
-      throw new ExecError("COMPRESS_FAILED", `failed to compress log ${showPath(src)}: cannot open it`, { cause });
+      throw new ExecError("EXEC_COMPRESS_FAILED", `failed to compress log ${showPath(src)}: cannot open it`, { cause });
     }
     let out;
     try {
       out = await fs.openWrite(tmp, input.info.mode);
     } catch (cause) {
       input.stream.destroy();
-      throw new ExecError("COMPRESS_FAILED", `failed to create temporary log ${showPath(tmp)}`, { cause });
+      throw new ExecError("EXEC_COMPRESS_FAILED", `failed to create temporary log ${showPath(tmp)}`, { cause });
     }
     let bytesOut = 0;
     const counter = new Transform({
@@ -135,14 +124,14 @@ export class Executor {
     } catch (cause) {
       await out.close().catch(() => {});
       await fs.remove(tmp, true).catch(() => {});
-      throw new ExecError("COMPRESS_FAILED", `failed to compress log ${showPath(src)}`, { cause });
+      throw new ExecError("EXEC_COMPRESS_FAILED", `failed to compress log ${showPath(src)}`, { cause });
     }
     try {
       await fs.remove(src);
       await fs.syncDir(dir);
     } catch (cause) {
       // X beside X.gz is "unused" to the rules: the next pass removes X.
-      throw new ExecError("COMPRESS_FAILED", `failed to remove log ${showPath(src)} after compress`, { cause });
+      throw new ExecError("EXEC_COMPRESS_FAILED", `failed to remove log ${showPath(src)} after compress`, { cause });
     }
     return { bytesIn: input.info.size, bytesOut };
   }
@@ -154,13 +143,13 @@ export class Executor {
     const rotated = joinPath(t.dir, newName);
     const info = await fs.lstat(live);
     if (info === null || info.kind !== "file") {
-      throw new ExecError("REFUSED", `refusing to rotate ${showPath(live)}: it is ${info === null ? "missing" : `a ${info.kind}`}`);
+      throw new ExecError("EXEC_REFUSED", `refusing to rotate ${showPath(live)}: it is ${info === null ? "missing" : `a ${info.kind}`}`);
     }
-    if ((await fs.lstat(rotated)) !== null) throw new ExecError("REFUSED", `refusing to rotate ${showPath(live)}: ${showPath(rotated)} exists and would be overwritten`);
+    if ((await fs.lstat(rotated)) !== null) throw new ExecError("EXEC_REFUSED", `refusing to rotate ${showPath(live)}: ${showPath(rotated)} exists and would be overwritten`);
     try {
       await fs.rename(live, rotated);
     } catch (cause) {
-      throw new ExecError("ROTATE_FAILED", `failed to rotate log ${showPath(live)} to ${showPath(rotated)}`, { cause });
+      throw new ExecError("EXEC_ROTATE_FAILED", `failed to rotate log ${showPath(live)} to ${showPath(rotated)}`, { cause });
     }
     try {
       await cri.reopenContainerLog(t.id);
@@ -174,7 +163,7 @@ export class Executor {
       } catch (err) {
         restored = `and renaming it back failed (${(err as Error).message}); its lines are in ${showPath(rotated)}`;
       }
-      throw new ExecError("REOPEN_FAILED", `failed to reopen container log "${t.id}" after rotating ${showPath(live)} (${restored})`, { cause });
+      throw new ExecError("EXEC_REOPEN_FAILED", `failed to reopen container log "${t.id}" after rotating ${showPath(live)} (${restored})`, { cause });
     }
     await fs.syncDir(t.dir).catch(() => {});
     return { inode: info.inode, size: info.size };
@@ -187,8 +176,8 @@ export class Executor {
     try {
       await cri.reopenContainerLog(t.id);
     } catch (cause) {
-      throw new ExecError("RECOVER_FAILED", `container log ${showPath(live)} doesn't exist, reopen container log "${t.id}" failed`, { cause });
+      throw new ExecError("EXEC_RECOVER_FAILED", `container log ${showPath(live)} doesn't exist, reopen container log "${t.id}" failed`, { cause });
     }
-    if ((await fs.lstat(live)) === null) throw new ExecError("RECOVER_FAILED", `failed to stat container log ${showPath(live)} after reopen`);
+    if ((await fs.lstat(live)) === null) throw new ExecError("EXEC_RECOVER_FAILED", `failed to stat container log ${showPath(live)} after reopen`);
   }
 }

@@ -14,21 +14,7 @@
 import * as fs from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-
-export type LockErrorCode = "LOCKED" | "LOCK_FAILED";
-
-export class LockError extends Error {
-  readonly code: LockErrorCode;
-  readonly path: string;
-  readonly pid: number | undefined;
-  constructor(code: LockErrorCode, message: string, opts: { path: string; pid?: number; cause?: unknown }) {
-    super(message, { cause: opts.cause });
-    this.name = "LockError";
-    this.code = code;
-    this.path = opts.path;
-    this.pid = opts.pid;
-  }
-}
+import { LockError } from "./errors.js";
 
 export interface Lock {
   readonly path: string;
@@ -93,15 +79,20 @@ async function createWhole(file: string): Promise<bigint | undefined> {
 }
 
 /**
- * Takes the lock at `file`, or throws LockError "LOCKED" naming the live pid that holds it.
- * The directory must exist.
+ * Takes the lock at `file`, or throws LockError "LOCK_HELD" naming the live pid that holds it. Creates its
+ * directory when missing (the default, /run/cri-logrotate, is on a tmpfs that starts empty at boot).
  */
 export async function acquireLock(file: string): Promise<Lock> {
   const lockPath = path.resolve(file);
   const fail = (what: string, err: unknown) =>
     new LockError("LOCK_FAILED", `cannot ${what} lock file "${lockPath}": ${(err as Error).message}`, { path: lockPath, cause: err });
+  try {
+    await fs.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw fail("create the directory of the", err);
+  }
   if (heldHere.has(lockPath)) {
-    throw new LockError("LOCKED", `lock file "${lockPath}" is already held by this process (pid ${process.pid})`, { path: lockPath, pid: process.pid });
+    throw new LockError("LOCK_HELD", `lock file "${lockPath}" is already held by this process (pid ${process.pid})`, { path: lockPath, pid: process.pid });
   }
 
   // Each round either takes the lock, reports the live holder, or sees a concurrent change and looks again.
@@ -124,7 +115,7 @@ export async function acquireLock(file: string): Promise<Lock> {
     const pid = parsePid(current.text);
     if (pid !== undefined && pid !== process.pid && isProcessAlive(pid)) {
       throw new LockError(
-        "LOCKED",
+        "LOCK_HELD",
         `another cri-logrotate (pid ${pid}) holds the lock file "${lockPath}": only one instance may manage a log root; ` +
           `stop it, or remove the file if pid ${pid} is not cri-logrotate`,
         { path: lockPath, pid },

@@ -1,7 +1,10 @@
-// Structured logging through an injected Logger: one JSON object per line on stderr in the daemon,
-// a MemoryLogger in tests (assert on fields such as containerId and path), silentLogger elsewhere.
+// Structured logging through one injected interface, `Logger`. The daemon's is pino writing one JSON object
+// per line to stderr ({"level","ts","msg",...fields}); tests pass test/support/memory-logger.ts and assert
+// on fields such as containerId and path.
+import pino from "pino";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -13,10 +16,8 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
 export function isLogLevel(v: string): v is LogLevel {
-  return Object.hasOwn(LEVELS, v);
+  return (LOG_LEVELS as readonly string[]).includes(v);
 }
 
 /** An Error as data: message, code, and the cause chain's messages (a stack is noise in a log line). */
@@ -25,8 +26,12 @@ export function serializeError(err: Error): Record<string, unknown> {
   const code = (err as { code?: unknown }).code;
   if (code !== undefined) out.code = code;
   if (err.name && err.name !== "Error") out.name = err.name;
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause !== undefined) out.cause = cause instanceof Error ? cause.message : String(cause);
+  const causes: string[] = [];
+  for (let c = (err as { cause?: unknown }).cause, depth = 0; c !== undefined && depth < 5; depth++) {
+    causes.push(c instanceof Error ? c.message : String(c));
+    c = c instanceof Error ? (c as { cause?: unknown }).cause : undefined;
+  }
+  if (causes.length > 0) out.cause = causes.join(": ");
   return out;
 }
 
@@ -43,53 +48,44 @@ function serializeFields(fields: LogFields): LogFields {
   return out;
 }
 
-export interface JsonLoggerOptions {
-  level?: LogLevel;
-  stream?: { write(chunk: string): unknown };
-  clock?: () => Date;
-}
-
-class JsonLogger implements Logger {
-  constructor(
-    private readonly min: number,
-    private readonly stream: { write(chunk: string): unknown },
-    private readonly clock: () => Date,
-    private readonly bound: LogFields,
-  ) {}
-
-  private write(level: LogLevel, msg: string, fields?: LogFields): void {
-    if (LEVELS[level] < this.min) return;
-    // ts, level and msg first and never overwritten by fields: they are what a reader greps for.
-    const entry = { ...this.bound, ...(fields ? serializeFields(fields) : {}), ts: this.clock().toISOString(), level, msg };
-    const { ts, level: l, msg: m, ...rest } = entry;
-    let line: string;
-    try {
-      line = JSON.stringify({ ts, level: l, msg: m, ...rest });
-    } catch (err) {
-      // A cyclic field must not lose the message.
-      line = JSON.stringify({ ts, level: l, msg: m, logError: `fields not serialisable: ${(err as Error).message}` });
-    }
-    this.stream.write(line + "\n");
+/** Our call shape (message first) over a pino logger. */
+class PinoLogger implements Logger {
+  constructor(private readonly p: pino.Logger) {}
+  debug(msg: string, fields?: LogFields): void {
+    if (this.p.isLevelEnabled("debug")) this.p.debug(fields ? serializeFields(fields) : {}, msg);
   }
-
-  debug(msg: string, fields?: LogFields): void { this.write("debug", msg, fields); }
-  info(msg: string, fields?: LogFields): void { this.write("info", msg, fields); }
-  warn(msg: string, fields?: LogFields): void { this.write("warn", msg, fields); }
-  error(msg: string, fields?: LogFields): void { this.write("error", msg, fields); }
-
+  info(msg: string, fields?: LogFields): void {
+    this.p.info(fields ? serializeFields(fields) : {}, msg);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.p.warn(fields ? serializeFields(fields) : {}, msg);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.p.error(fields ? serializeFields(fields) : {}, msg);
+  }
   child(fields: LogFields): Logger {
-    return new JsonLogger(this.min, this.stream, this.clock, { ...this.bound, ...serializeFields(fields) });
+    return new PinoLogger(this.p.child(serializeFields(fields)));
   }
 }
 
-/** One JSON object per line: {"ts": ISO-8601, "level", "msg", ...fields}. */
-export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
-  return new JsonLogger(
-    LEVELS[options.level ?? "info"],
-    options.stream ?? process.stderr,
-    options.clock ?? (() => new Date()),
-    {},
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where the JSON lines go: stderr in the daemon. Written synchronously, so nothing is lost at exit. */
+  stream?: { write(chunk: string): unknown };
+}
+
+/** One JSON object per line: {"level":"info","ts":"<ISO-8601>",...fields,"msg":"…"}. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const p = pino(
+    {
+      level: options.level ?? "info",
+      base: undefined, // no pid/hostname: one process per node, the collector adds the node
+      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    (options.stream ?? process.stderr) as pino.DestinationStream,
   );
+  return new PinoLogger(p);
 }
 
 /** Discards everything. */
@@ -102,39 +98,3 @@ export const silentLogger: Logger = {
     return silentLogger;
   },
 };
-
-export interface LogEntry {
-  level: LogLevel;
-  msg: string;
-  /** Child fields merged with the call's fields, values as given (Errors stay Errors). */
-  fields: LogFields;
-}
-
-/** Records every entry, for tests. Children share the parent's `entries`. */
-export class MemoryLogger implements Logger {
-  readonly entries: LogEntry[];
-  private readonly bound: LogFields;
-
-  constructor(bound: LogFields = {}, entries: LogEntry[] = []) {
-    this.bound = bound;
-    this.entries = entries;
-  }
-
-  debug(msg: string, fields?: LogFields): void { this.entries.push({ level: "debug", msg, fields: { ...this.bound, ...fields } }); }
-  info(msg: string, fields?: LogFields): void { this.entries.push({ level: "info", msg, fields: { ...this.bound, ...fields } }); }
-  warn(msg: string, fields?: LogFields): void { this.entries.push({ level: "warn", msg, fields: { ...this.bound, ...fields } }); }
-  error(msg: string, fields?: LogFields): void { this.entries.push({ level: "error", msg, fields: { ...this.bound, ...fields } }); }
-
-  child(fields: LogFields): Logger {
-    return new MemoryLogger({ ...this.bound, ...fields }, this.entries);
-  }
-
-  /** Entries at `level` (all if omitted) whose message contains `msg` (if given). */
-  find(opts: { level?: LogLevel; msg?: string } = {}): LogEntry[] {
-    return this.entries.filter((e) => (opts.level === undefined || e.level === opts.level) && (opts.msg === undefined || e.msg.includes(opts.msg)));
-  }
-
-  clear(): void {
-    this.entries.length = 0;
-  }
-}

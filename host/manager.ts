@@ -5,10 +5,11 @@
 // logged and the rest go on; it is retried on the next pass.
 import type { Clock } from "./clock.js";
 import type { Cri, ContainerSummary } from "./cri/types.js";
-import { Executor, ExecError, type Outcome, type Target } from "./executor.js";
+import { ExecError, PathError } from "./errors.js";
+import { Executor, type Outcome, type Target } from "./executor.js";
 import { joinPath, type DirEntry, type Fs } from "./fs.js";
 import type { Logger } from "./log.js";
-import { PathError, checkLogPath, checkNoSymlinks, showPath, type LogLocation } from "./paths.js";
+import { checkLogPath, checkNoSymlinks, showPath, type LogLocation } from "./paths.js";
 import type { ContainerPlan, ContainerSnapshot, FileEntry, Plugin, Policy } from "./plugin/types.js";
 
 /** What the manager reports as it works; the daemon turns these into Prometheus metrics. */
@@ -496,16 +497,16 @@ function errorKind(err: Error): ErrorKind {
   if (err instanceof PathError) return "path";
   if (err instanceof ExecError) {
     switch (err.code) {
-      case "REFUSED":
+      case "EXEC_REFUSED":
         return "path";
-      case "REMOVE_FAILED":
+      case "EXEC_REMOVE_FAILED":
         return "remove";
-      case "COMPRESS_FAILED":
+      case "EXEC_COMPRESS_FAILED":
         return "compress";
-      case "ROTATE_FAILED":
+      case "EXEC_ROTATE_FAILED":
         return "rotate";
-      case "REOPEN_FAILED":
-      case "RECOVER_FAILED":
+      case "EXEC_REOPEN_FAILED":
+      case "EXEC_RECOVER_FAILED":
         return "reopen";
     }
   }

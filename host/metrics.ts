@@ -2,7 +2,8 @@
 // No dependency: counters and gauges with fixed label names, histograms with fixed buckets.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseLoopbackAddress } from "./config.js";
+import { parseListenAddress } from "./config/address.js";
+import { MetricsServerError } from "./errors.js";
 
 type Labels<L extends string> = [L] extends [never] ? Record<string, never> : Record<L, string>;
 
@@ -245,23 +246,15 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export class MetricsServerError extends Error {
-  readonly code: "METRICS_ADDRESS" | "METRICS_LISTEN";
-  constructor(code: "METRICS_ADDRESS" | "METRICS_LISTEN", message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "MetricsServerError";
-    this.code = code;
-  }
-}
-
 /**
- * Serves GET /metrics and /healthz on a loopback host:port (port 0 picks a free one). The endpoint has
- * no authentication, so anything but loopback is refused here as well as in the config.
+ * Serves GET /metrics and /healthz on host:port (port 0 picks a free one). The endpoint has no
+ * authentication: the default is loopback; an operator who binds the pod IP (so Prometheus can scrape it)
+ * exposes only counters and gauges (docs/operations.md, "Metrics").
  */
 export function startMetricsServer(address: string, metrics: { registry: Registry } | Registry, health: () => Health): Promise<MetricsServer> {
-  const parsed = parseLoopbackAddress(address);
+  const parsed = parseListenAddress(address);
   if (!parsed) {
-    return Promise.reject(new MetricsServerError("METRICS_ADDRESS", `metrics address ${JSON.stringify(address)} is not host:port on a loopback address`));
+    return Promise.reject(new MetricsServerError("METRICS_ADDRESS", `metrics address ${JSON.stringify(address)} is not host:port`));
   }
   const registry = metrics instanceof Registry ? metrics : metrics.registry;
 

@@ -2,18 +2,9 @@
 // absolute, normalised, strictly under the configured log root, and reached without a symlink. We never
 // glob (names may hold '*', '[' or newlines) — directories are listed and names compared as bytes.
 import { posix } from "node:path";
+import { PathError } from "./errors.js";
 import type { Fs } from "./fs.js";
 
-export class PathError extends Error {
-  readonly code = "UNSAFE_PATH";
-  /** True when the path may become acceptable later (a directory not created yet), so it is checked again. */
-  readonly transient: boolean;
-  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
-    super(message, options);
-    this.name = "PathError";
-    this.transient = options?.transient ?? false;
-  }
-}
 
 export interface LogLocation {
   logPath: string;
@@ -24,17 +15,17 @@ export interface LogLocation {
 /** Pure checks on the text of a log path; throws PathError saying what is wrong. */
 export function checkLogPath(logPath: string, logRoot: string): LogLocation {
   const shown = JSON.stringify(logPath);
-  if (logPath === "") throw new PathError("log path is empty (refusing: an empty path would match everything)");
-  if (logPath.includes("\0")) throw new PathError(`log path ${shown} holds a NUL byte`);
-  if (!posix.isAbsolute(logPath)) throw new PathError(`log path ${shown} is not absolute`);
+  if (logPath === "") throw new PathError("PATH_UNSAFE", "log path is empty (refusing: an empty path would match everything)");
+  if (logPath.includes("\0")) throw new PathError("PATH_UNSAFE", `log path ${shown} holds a NUL byte`);
+  if (!posix.isAbsolute(logPath)) throw new PathError("PATH_UNSAFE", `log path ${shown} is not absolute`);
   if (posix.normalize(logPath) !== logPath || logPath.endsWith("/")) {
-    throw new PathError(`log path ${shown} is not normalised (it has "..", ".", "//" or a trailing "/")`);
+    throw new PathError("PATH_UNSAFE", `log path ${shown} is not normalised (it has "..", ".", "//" or a trailing "/")`);
   }
   const root = logRoot.endsWith("/") ? logRoot.slice(0, -1) : logRoot;
-  if (!logPath.startsWith(root + "/")) throw new PathError(`log path ${shown} is outside the log root ${JSON.stringify(logRoot)}`);
+  if (!logPath.startsWith(root + "/")) throw new PathError("PATH_UNSAFE", `log path ${shown} is outside the log root ${JSON.stringify(logRoot)}`);
   const dir = posix.dirname(logPath);
   const name = posix.basename(logPath);
-  if (dir === root) throw new PathError(`log path ${shown} is directly in the log root; expected <root>/<pod>/<container>/<n>.log`);
+  if (dir === root) throw new PathError("PATH_UNSAFE", `log path ${shown} is directly in the log root; expected <root>/<pod>/<container>/<n>.log`);
   return { logPath, dir, logName: Buffer.from(name, "utf8") };
 }
 
@@ -46,9 +37,9 @@ export async function checkNoSymlinks(fs: Fs, dir: string, logRoot: string): Pro
   for (const part of rel) {
     cur = `${cur}/${part}`;
     const info = await fs.lstat(cur);
-    if (info === null) throw new PathError(`log directory ${JSON.stringify(cur)} does not exist`, { transient: true });
-    if (info.kind === "symlink") throw new PathError(`refusing ${JSON.stringify(dir)}: ${JSON.stringify(cur)} is a symlink`);
-    if (info.kind !== "directory") throw new PathError(`refusing ${JSON.stringify(dir)}: ${JSON.stringify(cur)} is not a directory`);
+    if (info === null) throw new PathError("PATH_MISSING", `log directory ${JSON.stringify(cur)} does not exist`);
+    if (info.kind === "symlink") throw new PathError("PATH_UNSAFE", `refusing ${JSON.stringify(dir)}: ${JSON.stringify(cur)} is a symlink`);
+    if (info.kind !== "directory") throw new PathError("PATH_UNSAFE", `refusing ${JSON.stringify(dir)}: ${JSON.stringify(cur)} is not a directory`);
   }
 }
 

@@ -1,7 +1,7 @@
 // Every benchmark writes bench/results/<name>.json in one shape and prints a small table.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../host/package-root.js";
+import { fileURLToPath } from "node:url";
 
 export interface BenchResult {
   name: string;
@@ -15,7 +15,7 @@ export interface BenchResult {
 }
 
 export function writeResult(result: BenchResult): string {
-  const dir = join(packageRoot(), "bench", "results");
+  const dir = fileURLToPath(new URL("../../../bench/results", import.meta.url)); // dist/bench/support → the checkout
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${result.name}.json`);
   writeFileSync(path, JSON.stringify(result, null, 2) + "\n");

@@ -4,19 +4,13 @@
 // is back. Errors are CriError with a stable `code` and the gRPC error as `cause`.
 
 import * as fs from "node:fs";
-import { packageRoot } from "../package-root.js";
+import { CRI_PROTO, packageFile } from "../assets.js";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import type {
-  ContainerSpec,
-  ContainerState,
-  ContainerStatusInfo,
-  ContainerSummary,
-  CriAdmin,
-  PodSandboxSpec,
-  VersionInfo,
-} from "./types.js";
+import { CriError } from "../errors.js";
+import { silentLogger, type Logger } from "../log.js";
+import type { ContainerState, ContainerStatusInfo, ContainerSummary, Cri, VersionInfo } from "./types.js";
 
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
 export const CRIO_SOCKET = "/var/run/crio/crio.sock";
@@ -24,50 +18,12 @@ export const CRIO_SOCKET = "/var/run/crio/crio.sock";
 export const DEFAULT_ENDPOINTS = [CONTAINERD_SOCKET, CRIO_SOCKET] as const;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-export type CriErrorCode =
-  | "CRI_BAD_ENDPOINT"    // the configured endpoint is not a unix socket path
-  | "CRI_SOCKET_MISSING"  // no socket file at the endpoint
-  | "CRI_UNAVAILABLE"     // the socket exists but nobody answers
-  | "CRI_NOT_V1"          // the runtime does not serve runtime.v1 (gRPC UNIMPLEMENTED)
-  | "CRI_DEADLINE"        // the call did not finish within timeoutMs
-  | "CRI_CALL_FAILED";    // the runtime answered with an error (see grpcCode / details)
-
-export class CriError extends Error {
-  readonly code: CriErrorCode;
-  readonly endpoint: string | undefined;
-  readonly method: string | undefined;
-  /** The gRPC status code when the runtime (or the channel) produced one, e.g. 5 for NOT_FOUND. */
-  readonly grpcCode: grpc.status | undefined;
-  /** The gRPC status details, e.g. containerd's "container is not running". */
-  readonly details: string | undefined;
-
-  constructor(
-    message: string,
-    opts: { code: CriErrorCode; endpoint?: string; method?: string; grpcCode?: grpc.status; details?: string; cause?: unknown },
-  ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = "CriError";
-    this.code = opts.code;
-    this.endpoint = opts.endpoint;
-    this.method = opts.method;
-    this.grpcCode = opts.grpcCode;
-    this.details = opts.details;
-  }
-}
-
-/** Structured logger (pino-compatible shape); every method optional. */
-export interface CriLogger {
-  debug?(fields: Record<string, unknown>, msg: string): void;
-  info?(fields: Record<string, unknown>, msg: string): void;
-  warn?(fields: Record<string, unknown>, msg: string): void;
-}
-
 export interface CriClientOptions {
   /** `unix:///path/to.sock` or `/path/to.sock`; default: containerd's socket, else CRI-O's. */
   endpoint?: string;
   /** Deadline of every call. Default 10s. */
   timeoutMs?: number;
-  logger?: CriLogger;
+  logger?: Logger;
   /** Injected for tests; defaults to fs.existsSync. */
   exists?: (p: string) => boolean;
   /** Extra grpc-js channel options (override the reconnect backoff defaults below). */
@@ -123,8 +79,6 @@ export function resolveEndpoint(configured: string | undefined, exists: (p: stri
 // ---- proto loading (shared with test/fake-cri) ----
 
 
-export const RUNTIME_PROTO_PATH = path.join(packageRoot(), "host", "cri", "runtime.proto");
-
 // keepCase: the wire names (log_path) stay as in the proto; enums as their names; int64 as strings
 // (converted to number where we expose them); defaults so absent proto3 fields read as ""/0/[].
 const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, enums: String, longs: String, defaults: true, oneofs: true };
@@ -134,7 +88,7 @@ let cachedDefinition: grpc.GrpcObject | undefined;
 /** The runtime.v1 package as a grpc-js object; `.RuntimeService` is a client constructor with `.service`. */
 export function loadRuntimeV1(): grpc.GrpcObject {
   if (cachedDefinition === undefined) {
-    const packageDefinition = protoLoader.loadSync(RUNTIME_PROTO_PATH, LOADER_OPTIONS);
+    const packageDefinition = protoLoader.loadSync(packageFile(CRI_PROTO), LOADER_OPTIONS);
     const root = grpc.loadPackageDefinition(packageDefinition);
     cachedDefinition = (root.runtime as grpc.GrpcObject).v1 as grpc.GrpcObject;
   }
@@ -192,42 +146,6 @@ export function toContainerStatus(s: WireContainerStatus): ContainerStatusInfo {
   };
 }
 
-/**
- * The sandbox config as the kubelet builds it. A host-network pod gets hostname "" (runc cannot set a
- * hostname in the host's UTS namespace) and namespaces network NODE / pid CONTAINER / ipc POD; pid
- * CONTAINER is what the kubelet sets for v1 pods (the CRI default would be POD).
- */
-export function podSandboxConfig(pod: PodSandboxSpec): Record<string, unknown> {
-  // Host network unless told otherwise: the e2e machines have no CNI, and the log manager does not care.
-  const hostNetwork = pod.hostNetwork ?? true;
-  return {
-    metadata: { name: pod.name, uid: pod.uid, namespace: pod.namespace, attempt: pod.attempt ?? 0 },
-    hostname: hostNetwork ? "" : pod.name,
-    log_directory: pod.logDirectory,
-    labels: { ...(pod.labels ?? {}) },
-    linux: {
-      cgroup_parent: "",
-      security_context: { namespace_options: namespaceOptions(hostNetwork) },
-    },
-  };
-}
-
-function namespaceOptions(hostNetwork: boolean): Record<string, string> {
-  return { network: hostNetwork ? "NODE" : "POD", pid: "CONTAINER", ipc: "POD" };
-}
-
-export function containerConfig(pod: PodSandboxSpec, container: ContainerSpec): Record<string, unknown> {
-  return {
-    metadata: { name: container.name, attempt: container.attempt ?? 0 },
-    image: { image: container.image },
-    command: [...container.command],
-    args: [...(container.args ?? [])],
-    labels: { ...(container.labels ?? {}) },
-    log_path: container.logPath,
-    linux: { security_context: { namespace_options: namespaceOptions(pod.hostNetwork ?? true) } },
-  };
-}
-
 // ---- the client ----
 
 type UnaryMethod = (
@@ -237,11 +155,12 @@ type UnaryMethod = (
   callback: (err: grpc.ServiceError | null, response?: unknown) => void,
 ) => grpc.ClientUnaryCall;
 
-class GrpcCriClient implements CriAdmin {
+/** runtime.v1 over gRPC. Tests extend it with the calls that create pods (test/support/cri-admin.ts). */
+export class GrpcCri implements Cri {
   private readonly stub: grpc.Client;
-  private readonly timeoutMs: number;
+  protected readonly timeoutMs: number;
   private readonly endpoint: ResolvedEndpoint;
-  private readonly logger: CriLogger | undefined;
+  private readonly logger: Logger;
   private readonly exists: (p: string) => boolean;
   private closed = false;
 
@@ -249,7 +168,7 @@ class GrpcCriClient implements CriAdmin {
     this.endpoint = endpoint;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${options.timeoutMs}`);
-    this.logger = options.logger;
+    this.logger = options.logger ?? silentLogger;
     this.exists = options.exists ?? fs.existsSync;
     const Service = loadRuntimeV1().RuntimeService as grpc.ServiceClientConstructor;
     this.stub = new Service(endpoint.target, grpc.credentials.createInsecure(), {
@@ -298,58 +217,13 @@ class GrpcCriClient implements CriAdmin {
     await this.call("ReopenContainerLog", { container_id: containerId }, `failed to reopen log of container "${containerId}"`);
   }
 
-  async runPodSandbox(pod: PodSandboxSpec): Promise<string> {
-    const res = await this.call<{ pod_sandbox_id: string }>(
-      "RunPodSandbox",
-      { config: podSandboxConfig(pod), runtime_handler: "" },
-      `failed to run pod sandbox "${pod.namespace}/${pod.name}"`,
-    );
-    return res.pod_sandbox_id;
-  }
-
-  async createContainer(podSandboxId: string, pod: PodSandboxSpec, container: ContainerSpec): Promise<string> {
-    const res = await this.call<{ container_id: string }>(
-      "CreateContainer",
-      // The sandbox config is passed again, as the kubelet does; containerd reads it.
-      { pod_sandbox_id: podSandboxId, config: containerConfig(pod, container), sandbox_config: podSandboxConfig(pod) },
-      `failed to create container "${container.name}" in pod sandbox "${podSandboxId}"`,
-    );
-    return res.container_id;
-  }
-
-  async startContainer(containerId: string): Promise<void> {
-    await this.call("StartContainer", { container_id: containerId }, `failed to start container "${containerId}"`);
-  }
-
-  async stopContainer(containerId: string, timeoutSeconds: number): Promise<void> {
-    // The runtime may take up to timeoutSeconds before it kills; give the call that much on top of ours.
-    await this.call(
-      "StopContainer",
-      { container_id: containerId, timeout: timeoutSeconds },
-      `failed to stop container "${containerId}"`,
-      this.timeoutMs + Math.max(0, timeoutSeconds) * 1000,
-    );
-  }
-
-  async removeContainer(containerId: string): Promise<void> {
-    await this.call("RemoveContainer", { container_id: containerId }, `failed to remove container "${containerId}"`);
-  }
-
-  async stopPodSandbox(podSandboxId: string): Promise<void> {
-    await this.call("StopPodSandbox", { pod_sandbox_id: podSandboxId }, `failed to stop pod sandbox "${podSandboxId}"`);
-  }
-
-  async removePodSandbox(podSandboxId: string): Promise<void> {
-    await this.call("RemovePodSandbox", { pod_sandbox_id: podSandboxId }, `failed to remove pod sandbox "${podSandboxId}"`);
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.stub.close();
   }
 
-  private call<T>(method: string, request: object, what: string, timeoutMs = this.timeoutMs): Promise<T> {
+  protected call<T>(method: string, request: object, what: string, timeoutMs = this.timeoutMs): Promise<T> {
     if (this.closed) {
       return Promise.reject(
         new CriError(`${what}: the CRI client for ${this.endpoint.target} is closed`, {
@@ -368,10 +242,7 @@ class GrpcCriClient implements CriAdmin {
       fn.call(this.stub, request, metadata, { deadline: started + timeoutMs }, (err, response) => {
         if (err) {
           const criError = this.toCriError(method, what, err, timeoutMs);
-          this.logger?.debug?.(
-            { method, endpoint: this.endpoint.target, code: criError.code, grpcCode: err.code, ms: Date.now() - started },
-            "CRI call failed",
-          );
+          this.logger.debug("CRI call failed", { method, endpoint: this.endpoint.target, code: criError.code, grpcCode: err.code, ms: Date.now() - started });
           reject(criError);
         } else {
           resolve(response as T);
@@ -413,30 +284,27 @@ class GrpcCriClient implements CriAdmin {
 }
 
 /** A client for the runtime at `options.endpoint` (or the default socket). Does not connect yet. */
-export function createCriClient(options: CriClientOptions = {}): CriAdmin {
+export function createCriClient(options: CriClientOptions = {}): GrpcCri {
   const endpoint = resolveEndpoint(options.endpoint, options.exists ?? fs.existsSync);
-  return new GrpcCriClient(endpoint, options);
+  return new GrpcCri(endpoint, options);
 }
 
 /**
  * Asks the runtime for its version with CRI v1. Throws CriError: CRI_SOCKET_MISSING, CRI_UNAVAILABLE,
  * CRI_NOT_V1 (gRPC UNIMPLEMENTED), CRI_DEADLINE.
  */
-export async function checkVersion(cri: Pick<CriAdmin, "version">): Promise<VersionInfo> {
+export async function checkVersion(cri: Pick<Cri, "version">): Promise<VersionInfo> {
   return cri.version();
 }
 
 /** createCriClient + checkVersion; closes the client when the check fails. */
-export async function connectCri(options: CriClientOptions = {}): Promise<{ cri: CriAdmin; version: VersionInfo }> {
+export async function connectCri(options: CriClientOptions = {}): Promise<{ cri: Cri; version: VersionInfo }> {
   // Resolve once, so the defaults are not probed twice.
   const endpoint = resolveEndpoint(options.endpoint, options.exists ?? fs.existsSync);
   const cri = createCriClient({ ...options, endpoint: endpoint.target });
   try {
     const version = await checkVersion(cri);
-    options.logger?.info?.(
-      { endpoint: endpoint.target, runtime: version.runtimeName, runtimeVersion: version.runtimeVersion, apiVersion: version.runtimeApiVersion },
-      "connected to container runtime",
-    );
+    options.logger?.info("connected to container runtime", { endpoint: endpoint.target, runtime: version.runtimeName, runtimeVersion: version.runtimeVersion, apiVersion: version.runtimeApiVersion });
     return { cri, version };
   } catch (err) {
     cri.close();

@@ -35,34 +35,3 @@ export interface Cri {
   reopenContainerLog(containerId: string): Promise<void>;
   close(): void;
 }
-
-// Only tests and the e2e suite create pods; the shim never does.
-export interface PodSandboxSpec {
-  name: string;
-  namespace: string;
-  uid: string;
-  attempt?: number;
-  logDirectory: string;
-  hostNetwork?: boolean;
-  labels?: Record<string, string>;
-}
-
-export interface ContainerSpec {
-  name: string;
-  attempt?: number;
-  image: string;
-  command: string[];
-  args?: string[];
-  logPath: string;     // relative to the sandbox's logDirectory, e.g. "writer/0.log"
-  labels?: Record<string, string>;
-}
-
-export interface CriAdmin extends Cri {
-  runPodSandbox(pod: PodSandboxSpec): Promise<string>;
-  createContainer(podSandboxId: string, pod: PodSandboxSpec, container: ContainerSpec): Promise<string>;
-  startContainer(containerId: string): Promise<void>;
-  stopContainer(containerId: string, timeoutSeconds: number): Promise<void>;
-  removeContainer(containerId: string): Promise<void>;
-  stopPodSandbox(podSandboxId: string): Promise<void>;
-  removePodSandbox(podSandboxId: string): Promise<void>;
-}

@@ -3,7 +3,7 @@
 // up to 2^53, far beyond any file), except parseQuantity which returns a bigint.
 import { ABI_VERSION, MAGIC_LIST, MAGIC_PLAN, MAGIC_VALIDATE, Status } from "./status.js";
 import type { Action, ActionKindName, ConfigCheck, ContainerSnapshot, EntryKindName, ListEntry, Policy, ReasonName } from "./types.js";
-import { PluginError } from "./errors.js";
+import { PluginError } from "../errors.js";
 
 const TWO_32 = 2 ** 32;
 const UTF8 = new TextEncoder();

@@ -3,7 +3,7 @@ import { decodeI64, decodeNameList, decodePlanResponse, encodeListRequest, encod
 import type { ConfigCheck, ContainerPlan, ContainerSnapshot, ListEntry, Plugin, Policy } from "./types.js";
 import { WasmModule, expectOk } from "./wasm.js";
 import { ABI_VERSION } from "./status.js";
-import { PluginError } from "./errors.js";
+import { PluginError } from "../errors.js";
 
 export class WasmPlugin implements Plugin {
   constructor(private readonly wasm: WasmModule) {
@@ -43,6 +43,6 @@ export function loadPlugin(wasmPath?: string): WasmPlugin {
   return new WasmPlugin(new WasmModule(wasmPath));
 }
 
-export { PluginError } from "./errors.js";
+export { PluginError } from "../errors.js";
 export { WasmModule } from "./wasm.js";
 export type * from "./types.js";

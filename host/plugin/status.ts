@@ -18,8 +18,14 @@ export type StatusName = keyof typeof Status;
 
 const names = new Map<number, StatusName>(Object.entries(Status).map(([k, v]) => [v, k as StatusName]));
 
+/** The name of a status number (UNKNOWN_<n> for one this host does not know). */
 export function statusName(code: number): StatusName | `UNKNOWN_${number}` {
   return names.get(code) ?? `UNKNOWN_${code}`;
+}
+
+/** The PluginError code for a status the module returned: PLUGIN_<NAME>, or PLUGIN_UNKNOWN_<n>. */
+export function statusErrorCode(code: number): `PLUGIN_${string}` {
+  return `PLUGIN_${statusName(code)}`;
 }
 
 export const ABI_VERSION = 1;

@@ -3,10 +3,9 @@
 // a minimal import object instead of node:wasi (no experimental warning, no preopens): fd_write collects
 // what `abort` prints, proc_exit throws, and every other WASI call answers ENOSYS.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { packageRoot } from "../package-root.js";
-import { PluginError } from "./errors.js";
-import { statusName } from "./status.js";
+import { packageFile, RULES_WASM } from "../assets.js";
+import { PluginError } from "../errors.js";
+import { statusErrorCode } from "./status.js";
 
 const WASI = "wasi_snapshot_preview1";
 const ERRNO_BADF = 8;
@@ -14,7 +13,7 @@ const ERRNO_NOSYS = 52;
 const ARRAY_BUFFER_CLASS_ID = 1;
 
 export function defaultWasmPath(): string {
-  return join(packageRoot(), "build", "cri-logrotate.wasm");
+  return packageFile(RULES_WASM);
 }
 
 interface Exports {
@@ -173,6 +172,6 @@ export class WasmModule {
 /** Throws the PluginError a non-OK status stands for, with the guest's message. */
 export function expectOk(entry: string, res: RawResponse): Buffer {
   if (res.status === 0) return res.payload;
-  const code = statusName(res.status);
+  const code = statusErrorCode(res.status);
   throw new PluginError(code, res.payload.toString("utf8") || `${entry} failed with ${code}`);
 }

@@ -1,7 +1,7 @@
 // Shipper-aware mode's glue: reads the configured progress sources once per pass, remembers the
 // rotations this shim did, and attaches (readOffset, lastLineStart) to a container's files through
 // match.ts before the rules plan them.
-import type { Config } from "../config.js";
+import type { Config } from "../config/index.js";
 import type { DirEntry } from "../fs.js";
 import type { Logger } from "../log.js";
 import type { ProgressAttacher } from "../manager.js";
@@ -84,8 +84,7 @@ export class ShipperProgress implements ProgressAttacher {
 /** The attacher for the configured sources, or undefined (the kubelet's behaviour) when none is set. */
 export function createProgressAttacher(config: Config, logger: Logger): ShipperProgress | undefined {
   const sources: ProgressSource[] = [];
-  const progressLogger = { warn: (msg: string, fields?: Record<string, unknown>) => logger.warn(msg, fields) };
-  if (config.progress.fluentBitProgressFile) sources.push(new FilterFileSource(config.progress.fluentBitProgressFile, progressLogger));
-  if (config.progress.inTailDb) sources.push(new InTailDbSource(config.progress.inTailDb, { logger: progressLogger }));
+  if (config.progress.fluentBitProgressFile) sources.push(new FilterFileSource(config.progress.fluentBitProgressFile, logger));
+  if (config.progress.inTailDb) sources.push(new InTailDbSource(config.progress.inTailDb, { logger }));
   return sources.length > 0 ? new ShipperProgress(sources, logger) : undefined;
 }

@@ -3,15 +3,9 @@
 // a file that does not parse anyway is reported as an error naming the path and line, and none of it
 // is credited.
 import { readFile } from "node:fs/promises";
-import {
-  type FilterGeneration,
-  type FilterProgress,
-  type ProgressLogger,
-  type ProgressReport,
-  type ProgressSource,
-  ProgressSourceError,
-  silentLogger,
-} from "./types.js";
+import { type FilterGeneration, type FilterProgress, type ProgressReport, type ProgressSource } from "./types.js";
+import { silentLogger, type Logger } from "../log.js";
+import { ProgressSourceError } from "../errors.js";
 
 export const PROGRESS_MAGIC = "cri-logrotate-progress";
 export const PROGRESS_VERSION = 1;
@@ -79,7 +73,7 @@ export function parseProgressFile(text: string, file: string): FilterProgress {
 export class FilterFileSource implements ProgressSource {
   constructor(
     private readonly file: string,
-    private readonly logger: ProgressLogger = silentLogger,
+    private readonly logger: Logger = silentLogger,
     private readonly read_: (file: string) => Promise<Buffer> = (f) => readFile(f),
   ) {}
 

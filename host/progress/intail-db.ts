@@ -5,12 +5,14 @@
 // Fluent Bit writes this DB all the time, so a read may find it locked: then the last good report is
 // returned again (offsets only grow for a file, so an older report credits less, which is safe).
 import Database from "better-sqlite3";
-import { type DbFileProgress, type ProgressLogger, type ProgressReport, type ProgressSource, ProgressSourceError, silentLogger } from "./types.js";
+import { type DbFileProgress, type ProgressReport, type ProgressSource } from "./types.js";
+import { silentLogger, type Logger } from "../log.js";
+import { ProgressSourceError } from "../errors.js";
 
 export interface InTailDbOptions {
   /** Busy timeout in milliseconds: how long a read waits for Fluent Bit's write lock. */
   timeoutMs?: number;
-  logger?: ProgressLogger;
+  logger?: Logger;
 }
 
 interface Row {
@@ -35,7 +37,7 @@ function isBusy(err: unknown): boolean {
 export class InTailDbSource implements ProgressSource {
   private lastGood: DbFileProgress[] = [];
   private readonly timeoutMs: number;
-  private readonly logger: ProgressLogger;
+  private readonly logger: Logger;
 
   constructor(
     private readonly dbPath: string,
@@ -82,11 +84,11 @@ export class InTailDbSource implements ProgressSource {
 
   private failed(cause: unknown): ProgressReport {
     if (isBusy(cause)) {
-      const err = new ProgressSourceError("INTAIL_DB_BUSY", this.dbPath, `in_tail DB "${this.dbPath}" is locked, using the last good read`, { cause });
+      const err = new ProgressSourceError("PROGRESS_DB_BUSY", this.dbPath, `in_tail DB "${this.dbPath}" is locked, using the last good read`, { cause });
       this.logger.warn(err.message, { path: this.dbPath, code: err.code });
       return { db: this.lastGood, errors: [err] };
     }
-    const err = new ProgressSourceError("INTAIL_DB_READ", this.dbPath, `failed to read in_tail DB "${this.dbPath}"`, { cause });
+    const err = new ProgressSourceError("PROGRESS_DB_READ", this.dbPath, `failed to read in_tail DB "${this.dbPath}"`, { cause });
     this.logger.warn(err.message, { path: this.dbPath, code: err.code, cause: String(cause) });
     return { db: [], errors: [err] };
   }

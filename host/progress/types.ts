@@ -56,26 +56,8 @@ export interface ProgressSource {
   read(): Promise<ProgressReport>;
 }
 
-export type ProgressSourceErrorCode = "PROGRESS_FILE_READ" | "PROGRESS_FILE_CORRUPT" | "INTAIL_DB_READ" | "INTAIL_DB_BUSY";
-
-/** A progress source failed; `code` is stable, `cause` keeps the underlying error. */
-export class ProgressSourceError extends Error {
-  readonly code: ProgressSourceErrorCode;
-  readonly path: string;
-  constructor(code: ProgressSourceErrorCode, path: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ProgressSourceError";
-    this.code = code;
-    this.path = path;
-  }
-}
-
-/** Structured logging, injected (no console in library code). */
-export interface ProgressLogger {
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
-
-export const silentLogger: ProgressLogger = { warn() {} };
+export { ProgressSourceError } from "../errors.js";
+import type { ProgressSourceError } from "../errors.js";
 
 /** A file the host is about to plan, and what it needs to know about it. */
 export interface FileProgressQuery {

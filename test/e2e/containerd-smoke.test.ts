@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { rename, stat } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import type { CriAdmin } from "../../host/cri/types.js";
+import type { CriAdmin } from "../support/cri-admin.js";
 import { e2eSkip, startPrivateCri } from "./support/suite.js";
 import { mountsUnder, processesMentioning, type PrivateContainerd } from "./support/containerd.js";
 import {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
-import type { CriAdmin } from "../../host/cri/types.js";
+import type { CriAdmin } from "../support/cri-admin.js";
 import { e2eSkip, startPrivateCri } from "./support/suite.js";
 import { readContainerdLog, type PrivateContainerd } from "./support/containerd.js";
 import { describeDir, listLogFiles, listTree, readAllLogs, readLogFile, rotatedNamePattern } from "./support/logfiles.js";
@@ -42,7 +42,7 @@ describe("e2e scenarios: the shim against a real containerd", { skip: e2eSkip, t
   });
 
   /** The flags every invocation shares: this containerd, its log root, no metrics port. */
-  const common = (): string[] => ["--runtime-endpoint", containerd!.endpoint, "--log-root", containerd!.logRoot, "--metrics-address", ""];
+  const common = (): string[] => ["--runtime-endpoint", containerd!.endpoint, "--log-root", containerd!.logRoot, "--lock-file", `${containerd!.logRoot}.lock`, "--metrics-address", ""];
   const rotation = (maxFiles = MAX_FILES): string[] =>
     ["--container-log-max-size", "64Ki", "--container-log-max-files", String(maxFiles), "--compression", "gzip"];
 

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
 import { main, type Io } from "../../host/cli.js";
-import { packageRoot } from "../../host/package-root.js";
+import { repoFile } from "../support/repo.js";
 import { startHarness, writeFiles, listing, type Harness } from "../support/harness.js";
 
 let h: Harness;
@@ -35,7 +35,7 @@ function io(stopSignal?: Promise<void>): Io & { out: () => string; err: () => st
 }
 
 function flags(...extra: string[]): string[] {
-  return ["--runtime-endpoint", `unix://${h.runtime.socketPath}`, "--log-root", h.logRoot, "--metrics-address", "", ...extra];
+  return ["--runtime-endpoint", `unix://${h.runtime.socketPath}`, "--log-root", h.logRoot, "--lock-file", join(h.base, "run", "lock"), "--metrics-address", "", ...extra];
 }
 
 test("--help and no arguments print the usage", async () => {
@@ -97,7 +97,7 @@ test("clean needs exactly one id, and removes a stopped container's logs only", 
 
 test("an unreachable runtime is a clear error and exit 1", async () => {
   const a = io();
-  assert.equal(await main(["once", "--runtime-endpoint", join(h.base, "nobody.sock"), "--log-root", h.logRoot, "--metrics-address", ""], a), 1);
+  assert.equal(await main(["once", "--runtime-endpoint", join(h.base, "nobody.sock"), "--log-root", h.logRoot, "--lock-file", join(h.base, "run", "lock"), "--metrics-address", ""], a), 1);
   assert.match(a.err(), /nobody\.sock/);
 });
 
@@ -112,7 +112,7 @@ test("once rotates and reports; run stops on its signal, releases the lock; a se
   const signal = new Promise<void>((r) => (stop = r));
   const daemon = io(signal);
   const running = main(["run", ...flags()], daemon);
-  const lockFile = join(h.logRoot, ".cri-logrotate.lock");
+  const lockFile = join(h.base, "run", "lock");
   for (let i = 0; i < 100 && !existsSync(lockFile); i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(readFileSync(lockFile, "utf8").trim(), String(process.pid));
   const second = io();
@@ -124,7 +124,7 @@ test("once rotates and reports; run stops on its signal, releases the lock; a se
 });
 
 test("SIGTERM stops the real daemon with exit 0", async () => {
-  const child = spawn(process.execPath, [join(packageRoot(), "bin", "cri-logrotate.js"), "run", ...flags("--metrics-address", "127.0.0.1:0")], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [repoFile("bin/cri-logrotate.js"), "run", ...flags("--metrics-address", "127.0.0.1:0")], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   for (let i = 0; i < 200 && !stderr.includes("starting container log rotation"); i++) await new Promise((r) => setTimeout(r, 25));

@@ -2,7 +2,8 @@
 // ours saying what to change). The kubelet's checks run in the real build/cri-logrotate.wasm.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, DEFAULTS, loadConfig, parseDuration, parseDurationNs, type Config } from "../../host/config.js";
+import { DEFAULTS, loadConfig, parseDuration, parseDurationNs, type Config } from "../../host/config/index.js";
+import { ConfigError } from "../../host/errors.js";
 import { loadPlugin } from "../../host/plugin/index.js";
 
 const plugin = loadPlugin();
@@ -32,7 +33,8 @@ test("defaults are the kubelet's and ours", () => {
     compression: "gzip",
     compressionLevel: 6,
     metricsAddress: "127.0.0.1:9787",
-    lockFile: "/var/log/pods/.cri-logrotate.lock",
+    logLevel: "info",
+    lockFile: "/run/cri-logrotate/cri-logrotate.lock",
     growthChecks: true,
     progress: {},
   };
@@ -55,6 +57,7 @@ logRoot: /data/pods
 compression: none
 compressionLevel: 9
 metricsAddress: "[::1]:9100"
+logLevel: debug
 lockFile: /run/crl.lock
 growthChecks: false
 progress:
@@ -78,6 +81,7 @@ progress:
     compression: "none",
     compressionLevel: 9,
     metricsAddress: "[::1]:9100",
+    logLevel: "debug",
     lockFile: "/run/crl.lock",
     growthChecks: false,
     progress: {
@@ -97,7 +101,7 @@ progress:
   assert.equal(config.containerLogMaxFiles, 7, "flag beats file");
   assert.equal(config.containerLogMaxSize, "50Mi", "file beats default");
   assert.equal(config.logRoot, "/srv/pods");
-  assert.equal(config.lockFile, "/run/crl.lock", "an explicit lockFile does not follow logRoot");
+  assert.equal(config.lockFile, "/run/crl.lock");
   assert.equal(config.progress.maxUnreadBytesPerContainer, 1024 * 1024);
   assert.equal(config.progress.holdTimeoutSeconds, 30);
   assert.equal(config.progress.logRootBudget, 2 * 1024 ** 3);
@@ -106,8 +110,17 @@ progress:
   assert.deepEqual(flags, { help: false, json: true });
 });
 
-test("the default lock file follows logRoot", () => {
-  assert.equal(load(["--log-root", "/srv/pods"]).config.lockFile, "/srv/pods/.cri-logrotate.lock");
+test("the lock file never lives in the log root (the kubelet's GC removes unknown entries there)", () => {
+  assert.equal(load(["--log-root", "/srv/pods"]).config.lockFile, "/run/cri-logrotate/cri-logrotate.lock", "the default does not follow logRoot");
+  for (const lock of ["/srv/pods/.cri-logrotate.lock", "/srv/pods/a/b.lock", "/srv/pods"]) {
+    assert.throws(() => load(["--log-root", "/srv/pods", "--lock-file", lock]), (err: unknown) => err instanceof ConfigError && /must be outside logRoot/.test(err.message), lock);
+  }
+  assert.equal(load(["--log-root", "/srv/pods", "--lock-file", "/srv/pods2.lock"]).config.lockFile, "/srv/pods2.lock", "a sibling is outside");
+});
+
+test("log level: setting and flag", () => {
+  assert.equal(load(["--log-level", "warn"]).config.logLevel, "warn");
+  assert.throws(() => load(["--log-level", "verbose"]), (err: unknown) => err instanceof ConfigError && /"debug", "info", "warn", "error"/.test(err.message));
 });
 
 test("an empty config file means all defaults", () => {
@@ -162,11 +175,10 @@ const invalid: Record<string, [string[], string | undefined, string | RegExp]> =
   "compression unknown": [["--compression", "zstd"], undefined, '--compression must be "gzip" or "none", got "zstd"'],
   "compression level 0": [["--compression-level", "0"], undefined, "--compression-level must be between 1 (fastest) and 9 (smallest), got 0"],
   "compression level 10": [[], "compressionLevel: 10", /compressionLevel .* must be between 1 \(fastest\) and 9 \(smallest\), got 10/],
-  "metrics on all interfaces": [["--metrics-address", "0.0.0.0:9787"], undefined, /--metrics-address must be host:port on a loopback address .* got "0.0.0.0:9787"/],
-  "metrics on a LAN address": [["--metrics-address", "10.0.0.5:9787"], undefined, /must be host:port on a loopback address/],
-  "metrics ipv6 unbracketed": [["--metrics-address", "::1:9787"], undefined, /must be host:port on a loopback address/],
-  "metrics no port": [["--metrics-address", "127.0.0.1"], undefined, /must be host:port on a loopback address/],
-  "metrics port too big": [["--metrics-address", "127.0.0.1:70000"], undefined, /must be host:port on a loopback address/],
+  "metrics ipv6 unbracketed": [["--metrics-address", "::1:9787"], undefined, /--metrics-address must be host:port \(.*0.0.0.0:9787 to be scraped over the pod IP.*got "::1:9787"/],
+  "metrics no port": [["--metrics-address", "127.0.0.1"], undefined, /--metrics-address must be host:port/],
+  "metrics port too big": [["--metrics-address", "127.0.0.1:70000"], undefined, /--metrics-address must be host:port/],
+  "lock file inside the log root": [["--lock-file", "/var/log/pods/.cri-logrotate.lock"], undefined, /--lock-file must be outside logRoot "\/var\/log\/pods": the kubelet removes unknown entries/],
   "relative lock file": [["--lock-file", "crl.lock"], undefined, /--lock-file must be an absolute path/],
   "negative unread cap": [["--max-unread-bytes-per-container=-1Mi"], undefined, /--max-unread-bytes-per-container must not be negative, got "-1Mi"; leave it unset for no limit/],
   "negative budget (yaml)": [[], "progress:\n  logRootBudget: -5Gi", /progress.logRootBudget in config file .* must not be negative/],
@@ -179,7 +191,7 @@ for (const [name, [argv, yaml, want]] of Object.entries(invalid)) {
   test(`invalid: ${name}`, () => {
     assert.throws(() => load(argv, yaml), (err: unknown) => {
       assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-      assert.equal(err.code, "INVALID_CONFIG");
+      assert.equal(err.code, "CONFIG_INVALID");
       if (typeof want === "string") assert.equal(err.message, want);
       else assert.match(err.message, want);
       return true;
@@ -190,22 +202,29 @@ for (const [name, [argv, yaml, want]] of Object.entries(invalid)) {
 test("a kubelet error keeps the plugin's error as its cause", () => {
   assert.throws(() => load(["--container-log-max-files", "1"]), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
-    assert.equal((err.cause as { code?: string }).code, "INVALID_CONFIG");
+    assert.equal((err.cause as { code?: string }).code, "PLUGIN_INVALID_CONFIG");
     return true;
   });
 });
 
 // [metrics address, accepted]
+// Any address the operator sets: Prometheus scrapes pods over their pod IP (0.0.0.0 in the pod's netns).
 const addresses: [string, boolean][] = [
   ["127.0.0.1:9787", true],
   ["127.1.2.3:0", true],
   ["localhost:9787", true],
   ["[::1]:9787", true],
   ["", true],
-  ["[::]:9787", false],
-  ["example.com:80", false],
-  ["128.0.0.1:9787", false],
+  ["0.0.0.0:9787", true],
+  ["[::]:9787", true],
+  ["10.1.2.3:9100", true],
+  ["node-1.example.com:80", true],
   ["127.0.0.256:9787", false],
+  [":9787", false],
+  ["9787", false],
+  ["1.2.3:80", false],
+  ["[not-v6]:80", false],
+  ["127.0.0.1:65536", false],
 ];
 for (const [address, ok] of addresses) {
   test(`metrics address ${JSON.stringify(address)} ${ok ? "accepted" : "rejected"}`, () => {

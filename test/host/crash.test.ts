@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { readdirSync } from "node:fs";
-import { packageRoot } from "../../host/package-root.js";
+import { repoFile } from "../support/repo.js";
 import { startHarness, lineNumbers } from "../support/harness.js";
 
 test("SIGKILL at random moments loses no line; the next pass heals what a kill interrupted", async (t) => {
@@ -19,8 +19,8 @@ test("SIGKILL at random moments loses no line; the next pass heals what a kill i
     h.runtime.addContainer({ id, name: "app", state: "CONTAINER_RUNNING", logPath: join(dirs[i]!, "0.log"), writer: { linesPerTick: 30, intervalMs: 10, lineBytes: 100 } }),
   );
   const args = (command: string) => [
-    join(packageRoot(), "bin", "cri-logrotate.js"), command,
-    "--runtime-endpoint", `unix://${h.runtime.socketPath}`, "--log-root", h.logRoot, "--metrics-address", "",
+    repoFile("bin/cri-logrotate.js"), command,
+    "--runtime-endpoint", `unix://${h.runtime.socketPath}`, "--log-root", h.logRoot, "--lock-file", `${h.base}/run/lock`, "--metrics-address", "",
     // Nothing is pruned, so every line ever written must still be there; growth checks rotate every ~0.3 s.
     "--container-log-max-size", "32Ki", "--container-log-max-files", "100000", "--container-log-monitor-interval", "3s",
   ];

@@ -8,17 +8,11 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import {
-  CONTAINERD_SOCKET,
-  CRIO_SOCKET,
-  CriError,
-  type CriErrorCode,
-  connectCri,
-  createCriClient,
-  resolveEndpoint,
-} from "../../host/cri/client.js";
-import type { CriAdmin } from "../../host/cri/types.js";
+import { CONTAINERD_SOCKET, CRIO_SOCKET, connectCri, createCriClient, resolveEndpoint,  } from "../../host/cri/client.js";
+import { CriError, type CriErrorCode } from "../../host/errors.js";
+import { createCriAdmin, type CriAdmin } from "../support/cri-admin.js";
 import { type FakeRuntime, type RuntimeMethod, startFakeRuntime } from "../fake-cri/index.js";
+import { MemoryLogger } from "../support/memory-logger.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cri-client-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -84,7 +78,7 @@ describe("against the fake runtime", () => {
 
   before(async () => {
     rt = await startFakeRuntime({ socketPath, logRoot });
-    cri = createCriClient({ endpoint: `unix://${socketPath}`, timeoutMs: 2_000 });
+    cri = createCriAdmin({ endpoint: `unix://${socketPath}`, timeoutMs: 2_000 });
     rt.addContainer({ id: "run1", name: "app", podSandboxId: "pod1", state: "CONTAINER_RUNNING", logPath: "pod1/app/0.log", attempt: 2, labels: { "io.kubernetes.pod.name": "web" } });
     rt.addContainer({ id: "new1", name: "init", podSandboxId: "pod1", state: "CONTAINER_CREATED", logPath: "pod1/init/0.log" });
     rt.addContainer({ id: "dead1", name: "old", podSandboxId: "pod2", state: "CONTAINER_EXITED", logPath: "pod2/old/1.log", exitCode: 137 });
@@ -239,7 +233,7 @@ describe("pod and container admin calls", () => {
   let cri: CriAdmin;
   before(async () => {
     rt = await startFakeRuntime({ socketPath });
-    cri = createCriClient({ endpoint: socketPath });
+    cri = createCriAdmin({ endpoint: socketPath });
   });
   after(async () => {
     cri.close();
@@ -421,7 +415,7 @@ describe("wire format matches upstream field numbers", () => {
     server = new grpc.Server();
     server.addService(definition as grpc.ServiceDefinition, impl);
     await bindServer(server, socketPath);
-    cri = createCriClient({ endpoint: socketPath });
+    cri = createCriAdmin({ endpoint: socketPath });
   });
   after(() => {
     cri.close();
@@ -534,12 +528,12 @@ describe("runtime trouble", () => {
   test("connectCri returns a working client and the version", async () => {
     const socketPath = path.join(tmp, "connect.sock");
     const rt = await startFakeRuntime({ socketPath, version: { runtimeName: "containerd", runtimeVersion: "1.6.20" } });
-    const logged: string[] = [];
+    const logger = new MemoryLogger();
     try {
-      const { cri, version } = await connectCri({ endpoint: socketPath, logger: { info: (_f, msg) => logged.push(msg) } });
+      const { cri, version } = await connectCri({ endpoint: socketPath, logger });
       assert.equal(version.runtimeName, "containerd");
       assert.deepEqual(await cri.listContainers(), []);
-      assert.deepEqual(logged, ["connected to container runtime"]);
+      assert.deepEqual(logger.find({ level: "info" }).map((e) => e.msg), ["connected to container runtime"]);
       cri.close();
     } finally {
       await rt.close();
@@ -550,7 +544,7 @@ describe("runtime trouble", () => {
     const socketPath = path.join(tmp, "restart.sock");
     const rt = await startFakeRuntime({ socketPath });
     rt.addContainer({ id: "c", name: "app", state: "CONTAINER_RUNNING", logPath: "/dev/null" });
-    const cri = createCriClient({ endpoint: socketPath, timeoutMs: 5_000 });
+    const cri = createCriAdmin({ endpoint: socketPath, timeoutMs: 5_000 });
     try {
       assert.equal((await cri.listContainers()).length, 1);
       await rt.stop();

@@ -6,12 +6,12 @@ import * as assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { loadConfig } from "../../host/config.js";
-import { packageRoot } from "../../host/package-root.js";
+import { loadConfig } from "../../host/config/index.js";
+import { repoFile } from "../support/repo.js";
 import { defaultWasmPath, FILTER_EXPORT } from "../support/fluentbit-harness.js";
 import { sharedPlugin } from "../support/harness.js";
 
-const examples = join(packageRoot(), "examples");
+const examples = repoFile("examples");
 const read = (rel: string) => readFileSync(join(examples, rel), "utf8");
 
 function walk(dir: string): string[] {

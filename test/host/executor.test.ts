@@ -7,7 +7,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { Executor, ExecError, type Target } from "../../host/executor.js";
+import { Executor, type Target } from "../../host/executor.js";
+import { ExecError } from "../../host/errors.js";
 import { realFs, type Fs } from "../../host/fs.js";
 import { startHarness, listing, modeOf, writeFiles, type Harness } from "../support/harness.js";
 import { FaultyFs } from "../support/faulty-fs.js";
@@ -72,7 +73,7 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
     const { dir, id, target, executor } = fixture({ "test-log": "line 1\n" });
     h.runtime.injectError("ReopenContainerLog", new Error("reopen boom"));
     h.runtime.clearCalls();
-    const err = await rejectsWith(executor().rotate(target, Buffer.from(`test-log.${TS}`)), "REOPEN_FAILED", /renamed back/);
+    const err = await rejectsWith(executor().rotate(target, Buffer.from(`test-log.${TS}`)), "EXEC_REOPEN_FAILED", /renamed back/);
     assert.match(err.message, new RegExp(id));
     assert.match(String((err.cause as Error).message), /reopen boom/);
     h.runtime.assertCalls(["ReopenContainerLog"]);
@@ -111,7 +112,7 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
       tc.setup(dir);
       const contents = snapshot(dir);
       h.runtime.clearCalls();
-      await rejectsWith(executor().rotate(target, Buffer.from(`test-log.${TS}`)), "REFUSED", tc.expect);
+      await rejectsWith(executor().rotate(target, Buffer.from(`test-log.${TS}`)), "EXEC_REFUSED", tc.expect);
       h.runtime.assertCalls([], "a refused rotation asks nothing of the runtime");
       assert.deepEqual(listing(dir), tc.listing);
       assert.deepEqual(snapshot(dir), contents);
@@ -137,7 +138,7 @@ describe("compress (kubelet TestCompressLog)", () => {
 
   test("compressing a missing file is an error and creates nothing", async () => {
     const { dir, executor } = fixture({ "test-log": "" });
-    await rejectsWith(executor().compress(dir, Buffer.from("test-unknown-log")), "COMPRESS_FAILED", /cannot open/);
+    await rejectsWith(executor().compress(dir, Buffer.from("test-unknown-log")), "EXEC_COMPRESS_FAILED", /cannot open/);
     assert.deepEqual(listing(dir), ["test-log"]);
   });
 
@@ -148,7 +149,7 @@ describe("compress (kubelet TestCompressLog)", () => {
     fs.mkdirSync(dir, { recursive: true });
     fs.symlinkSync(outside, join(dir, "test-log.00000000-000000"));
     const before = snapshot(dir);
-    await rejectsWith(executor().compress(dir, Buffer.from("test-log.00000000-000000")), "COMPRESS_FAILED");
+    await rejectsWith(executor().compress(dir, Buffer.from("test-log.00000000-000000")), "EXEC_COMPRESS_FAILED");
     assert.deepEqual(snapshot(dir), before);
     assert.equal(fs.readlinkSync(join(dir, "test-log.00000000-000000")), outside);
     assert.equal(fs.readFileSync(outside, "utf8"), "secret\n");
@@ -158,7 +159,7 @@ describe("compress (kubelet TestCompressLog)", () => {
   test("an existing .gz is never overwritten", async () => {
     const { dir, executor } = fixture({ "test-log.00000000-000000": "plain", "test-log.00000000-000000.gz": "not really gzip" });
     const before = snapshot(dir);
-    await rejectsWith(executor().compress(dir, Buffer.from("test-log.00000000-000000")), "REFUSED", /already exists/);
+    await rejectsWith(executor().compress(dir, Buffer.from("test-log.00000000-000000")), "EXEC_REFUSED", /already exists/);
     assert.deepEqual(snapshot(dir), before);
   });
 
@@ -178,7 +179,7 @@ describe("compress (kubelet TestCompressLog)", () => {
       fs.writeFileSync(join(dir, "test-log.00000000-000000"), content);
       const ffs = new FaultyFs();
       ffs.injectError(tc.op, Object.assign(new Error(`injected ${tc.op} failure`), { code: "EIO" }), { afterBytes: tc.afterBytes });
-      const err = await rejectsWith(executor(ffs).compress(dir, Buffer.from("test-log.00000000-000000")), "COMPRESS_FAILED");
+      const err = await rejectsWith(executor(ffs).compress(dir, Buffer.from("test-log.00000000-000000")), "EXEC_COMPRESS_FAILED");
       assert.match(String((err.cause as Error)?.message), new RegExp(`injected ${tc.op} failure`));
       assert.deepEqual(listing(dir), ["test-log.00000000-000000"]);
       assert.ok(fs.readFileSync(join(dir, "test-log.00000000-000000")).equals(content));
@@ -211,7 +212,7 @@ describe("remove", () => {
       fs.mkdirSync(dir, { recursive: true });
       const p = join(dir, "test-log.00000000-000000");
       tc.setup(p);
-      await rejectsWith(executor().remove(Buffer.from(p)), "REFUSED", new RegExp(`it is a ${tc.kind}`));
+      await rejectsWith(executor().remove(Buffer.from(p)), "EXEC_REFUSED", new RegExp(`it is a ${tc.kind}`));
       assert.ok(fs.lstatSync(p)); // still there
       assert.equal(fs.readFileSync(join(h.base, "outside-target"), "utf8"), "keep me\n");
     });
@@ -232,7 +233,7 @@ describe("recover", () => {
     const { dir, target, executor } = fixture();
     fs.mkdirSync(dir, { recursive: true });
     h.runtime.injectError("ReopenContainerLog", new Error("no such container"));
-    await rejectsWith(executor().recover(target), "RECOVER_FAILED", /doesn't exist, reopen container log/);
+    await rejectsWith(executor().recover(target), "EXEC_RECOVER_FAILED", /doesn't exist, reopen container log/);
     assert.deepEqual(listing(dir), []);
   });
 });
@@ -243,7 +244,7 @@ describe("run", () => {
     fs.mkdirSync(join(dir, "sub"));
     const seen: string[] = [];
     const action = (kind: "remove", name: string) => ({ kind, reason: "unused-tmp" as const, name: Buffer.from(name), unreadBytes: 0, detail: "" });
-    await rejectsWith(executor().run(target, [action("remove", "a.tmp"), action("remove", "sub"), action("remove", "b")], (o) => seen.push(o.path.toString())), "REFUSED");
+    await rejectsWith(executor().run(target, [action("remove", "a.tmp"), action("remove", "sub"), action("remove", "b")], (o) => seen.push(o.path.toString())), "EXEC_REFUSED");
     assert.deepEqual(seen, [join(dir, "a.tmp")]);
     assert.deepEqual(listing(dir), ["b", "sub", "test-log"]);
   });

@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { CriError, createCriClient } from "../../host/cri/client.js";
-import type { CriAdmin } from "../../host/cri/types.js";
+import { CriError } from "../../host/errors.js";
+import { createCriAdmin, type CriAdmin } from "../support/cri-admin.js";
 import { type FakeRuntime, criLine, rfc3339Nano, startFakeRuntime } from "../fake-cri/index.js";
 
 const CRI_LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) stdout F (\d+)(?: x+)?$/;
@@ -44,7 +44,7 @@ let rt: FakeRuntime;
 let cri: CriAdmin;
 before(async () => {
   rt = await startFakeRuntime({ socketPath: path.join(tmp, "cri.sock"), logRoot: path.join(tmp, "pods") });
-  cri = createCriClient({ endpoint: rt.socketPath, timeoutMs: 2_000 });
+  cri = createCriAdmin({ endpoint: rt.socketPath, timeoutMs: 2_000 });
 });
 after(async () => {
   cri.close();
@@ -200,7 +200,7 @@ describe("programming the fake", () => {
   test("admin rpcs: CreateContainer puts the log under log_directory; StartContainer starts the configured writer", async () => {
     const socketPath = path.join(tmp, "admin.sock");
     const admin = await startFakeRuntime({ socketPath, containerWriter: (name) => (name === "writer" ? { linesPerTick: 4, intervalMs: 0 } : undefined) });
-    const client = createCriClient({ endpoint: socketPath });
+    const client = createCriAdmin({ endpoint: socketPath });
     try {
       const logDirectory = path.join(tmp, "pods", "default_demo_uid");
       const pod = { name: "demo", namespace: "default", uid: "uid", logDirectory };

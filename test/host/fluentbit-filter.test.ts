@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inTailRecord, loadFluentBitFilter, type FluentBitFilter } from "../support/fluentbit-harness.js";
 import { parseProgressFile, FilterFileSource } from "../../host/progress/filter-file.js";
+import { MemoryLogger } from "../support/memory-logger.js";
 
 const TAG = "tail.app";
 const PROGRESS = "cri-logrotate-progress";
@@ -283,8 +284,9 @@ describe("FilterFileSource (host side of the progress file)", () => {
       try {
         const file = join(dir, PROGRESS);
         await writeFile(file, tc.text);
-        const warnings: string[] = [];
-        const r = await new FilterFileSource(file, { warn: (m) => warnings.push(m) }).read();
+        const logger = new MemoryLogger();
+        const r = await new FilterFileSource(file, logger).read();
+        const warnings = logger.find({ level: "warn" });
         assert.equal(r.filter, undefined);
         assert.equal(r.errors[0]?.code, "PROGRESS_FILE_CORRUPT");
         assert.equal(r.errors[0]?.path, file);

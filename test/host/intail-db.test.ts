@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { InTailDbSource } from "../../host/progress/intail-db.js";
-import type { ProgressLogger } from "../../host/progress/types.js";
+import { MemoryLogger } from "../support/memory-logger.js";
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS in_tail_files (id INTEGER PRIMARY KEY, name TEXT NOT NULL, offset INTEGER,
   inode INTEGER, created INTEGER, rotated INTEGER DEFAULT 0,
@@ -31,9 +31,9 @@ function makeDb(name: string, rows: [name: string, offset: number | null, inode:
   return path;
 }
 
-function recordingLogger(): ProgressLogger & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, warn: (msg) => lines.push(msg) };
+function recordingLogger(): MemoryLogger & { readonly lines: string[] } {
+  const logger = new MemoryLogger();
+  return Object.defineProperty(logger, "lines", { get: () => logger.find({ level: "warn" }).map((e) => e.msg) }) as MemoryLogger & { readonly lines: string[] };
 }
 
 describe("InTailDbSource", () => {
@@ -67,7 +67,7 @@ describe("InTailDbSource", () => {
     await writeFile(path, "this is not sqlite".repeat(100));
     const report = await new InTailDbSource(path, { logger: recordingLogger() }).read();
     assert.deepEqual(report.db, []);
-    assert.equal(report.errors[0]?.code, "INTAIL_DB_READ");
+    assert.equal(report.errors[0]?.code, "PROGRESS_DB_READ");
   });
 
   for (const journal of ["delete", "wal"]) {
@@ -85,7 +85,7 @@ describe("InTailDbSource", () => {
       try {
         const locked = await source.read();
         assert.deepEqual(locked.db, first.db);
-        assert.equal(locked.errors[0]?.code, "INTAIL_DB_BUSY");
+        assert.equal(locked.errors[0]?.code, "PROGRESS_DB_BUSY");
         assert.match(logger.lines[0], /is locked/);
       } finally {
         writer.exec("COMMIT");

@@ -5,7 +5,8 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { LockError, acquireLock } from "../../host/lock.js";
+import { acquireLock } from "../../host/lock.js";
+import { LockError } from "../../host/errors.js";
 
 let dir: string;
 let other: ChildProcess; // a live process that is not us
@@ -43,7 +44,7 @@ test("a second acquire in this process fails with LOCKED", async () => {
   try {
     await assert.rejects(acquireLock(file), (err: unknown) => {
       assert.ok(err instanceof LockError);
-      assert.equal(err.code, "LOCKED");
+      assert.equal(err.code, "LOCK_HELD");
       assert.equal(err.pid, process.pid);
       return true;
     });
@@ -57,7 +58,7 @@ test("a lock held by another live process fails with LOCKED naming its pid and t
   await fs.writeFile(file, `${other.pid}\n`);
   await assert.rejects(acquireLock(file), (err: unknown) => {
     assert.ok(err instanceof LockError);
-    assert.equal(err.code, "LOCKED");
+    assert.equal(err.code, "LOCK_HELD");
     assert.equal(err.pid, other.pid);
     assert.ok(err.message.includes(`pid ${other.pid}`), err.message);
     assert.ok(err.message.includes(file), err.message);
@@ -104,7 +105,7 @@ test("two starters racing for one stale lock: exactly one wins", async () => {
       p.stdout.on("end", () => resolve(out.trim()));
     });
   const results = (await Promise.all([run(), run(), run()])).sort();
-  assert.deepEqual(results, ["LOCKED", "LOCKED", "won"]);
+  assert.deepEqual(results, ["LOCK_HELD", "LOCK_HELD", "won"]);
   await fs.rm(file, { force: true });
 });
 
@@ -119,8 +120,16 @@ test("release removes only our own lock", async () => {
   await fs.unlink(file);
 });
 
-test("a missing directory is LOCK_FAILED naming the file", async () => {
-  const file = path.join(dir, "no-such-dir", "g.lock");
+test("a missing directory is created (the default lives on a tmpfs that starts empty)", async () => {
+  const file = path.join(dir, "run", "cri-logrotate", "g.lock");
+  const lock = await acquireLock(file);
+  assert.equal((await fs.readFile(file, "utf8")).trim(), String(process.pid));
+  await lock.release();
+});
+
+test("a directory that cannot be created is LOCK_FAILED naming the file", async () => {
+  await fs.writeFile(path.join(dir, "a-file"), "");
+  const file = path.join(dir, "a-file", "g.lock");
   await assert.rejects(acquireLock(file), (err: unknown) => {
     assert.ok(err instanceof LockError);
     assert.equal(err.code, "LOCK_FAILED");

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Cri } from "../../host/cri/types.js";
-import { PathError } from "../../host/paths.js";
+import { PathError } from "../../host/errors.js";
 import { startHarness, listing, writeFiles, type Harness } from "../support/harness.js";
 import { FaultyFs } from "../support/faulty-fs.js";
 import type { RuntimeMethod } from "../fake-cri/index.js";

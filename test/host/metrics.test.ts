@@ -135,8 +135,18 @@ test("server on 127.0.0.1:0 serves /metrics, /healthz 200 then 503, 404 otherwis
   await assert.rejects(get(server.port, "/metrics"), /ECONNREFUSED/);
 });
 
-test("server refuses a non-loopback address", async () => {
-  await assert.rejects(startMetricsServer("0.0.0.0:0", createMetrics(), () => ({ ok: true, detail: "" })), (err: unknown) => {
+test("server listens on any address the operator sets (Prometheus scrapes the pod IP)", async () => {
+  const server = await startMetricsServer("0.0.0.0:0", createMetrics(), () => ({ ok: true, detail: "" }));
+  try {
+    assert.equal(server.address, "0.0.0.0");
+    assert.equal((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+test("server refuses what is not host:port", async () => {
+  await assert.rejects(startMetricsServer("9787", createMetrics(), () => ({ ok: true, detail: "" })), (err: unknown) => {
     assert.equal((err as { code?: string }).code, "METRICS_ADDRESS");
     return true;
   });

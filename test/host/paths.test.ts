@@ -8,7 +8,8 @@ import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { basename, join } from "node:path";
-import { PathError, checkLogPath, checkNoSymlinks } from "../../host/paths.js";
+import { checkLogPath, checkNoSymlinks } from "../../host/paths.js";
+import { PathError } from "../../host/errors.js";
 import { realFs } from "../../host/fs.js";
 import { startHarness, listing, writeFiles, type Harness } from "../support/harness.js";
 
@@ -238,7 +239,7 @@ describe("checkLogPath", () => {
   };
   for (const [name, [path, why]] of Object.entries(refused)) {
     test(`refuses ${name}`, () => {
-      assert.throws(() => checkLogPath(path, root), (err: unknown) => err instanceof PathError && err.code === "UNSAFE_PATH" && why.test(err.message));
+      assert.throws(() => checkLogPath(path, root), (err: unknown) => err instanceof PathError && err.code === "PATH_UNSAFE" && why.test(err.message));
     });
   }
 });

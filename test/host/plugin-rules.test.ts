@@ -2,7 +2,8 @@
 // host/plugin — the same tables the as-pect specs run inside WebAssembly.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadPlugin, PluginError } from "../../host/plugin/index.js";
+import { loadPlugin } from "../../host/plugin/index.js";
+import { PluginError } from "../../host/errors.js";
 import { display, fixture, nameOf, snapshotsOf, type FixtureName, type PlanCase } from "../support/fixtures.js";
 
 const plugin = loadPlugin();
@@ -13,7 +14,7 @@ for (const tc of fixture<{ cases: QuantityCase[] }>("quantity").cases) {
     if (tc.error !== undefined) {
       assert.throws(() => plugin.parseQuantity(nameOf(tc.input)), (err: unknown) => {
         assert.ok(err instanceof PluginError);
-        assert.equal(err.code, "BAD_QUANTITY");
+        assert.equal(err.code, "PLUGIN_BAD_QUANTITY");
         assert.ok(err.message.includes(tc.error!), `message ${JSON.stringify(err.message)} should include ${JSON.stringify(tc.error)}`);
         return true;
       });
@@ -35,7 +36,7 @@ for (const tc of fixture<{ cases: ConfigCase[] }>("config").cases) {
     if (tc.error !== undefined) {
       assert.throws(() => plugin.validateConfig(check), (err: unknown) => {
         assert.ok(err instanceof PluginError);
-        assert.equal(err.code, "INVALID_CONFIG");
+        assert.equal(err.code, "PLUGIN_INVALID_CONFIG");
         assert.ok(err.message.includes(tc.error!), `message ${JSON.stringify(err.message)} should include ${JSON.stringify(tc.error)}`);
         return true;
       });

@@ -1,13 +1,12 @@
 // Reads the shared case tables in test/fixtures/ (the same tables the as-pect specs are generated from).
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { packageRoot } from "../../host/package-root.js";
+import { repoFile } from "./repo.js";
 import type { ContainerSnapshot, EntryKindName, Policy } from "../../host/plugin/types.js";
 
 export type FixtureName = string | { hex: string };
 
 export function fixture<T>(name: string): T {
-  return JSON.parse(readFileSync(join(packageRoot(), "test", "fixtures", `${name}.json`), "utf8")) as T;
+  return JSON.parse(readFileSync(repoFile(`test/fixtures/${name}.json`), "utf8")) as T;
 }
 
 export function nameOf(v: FixtureName): Buffer {

@@ -11,8 +11,7 @@
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { WASI } from "node:wasi";
-import { join } from "node:path";
-import { packageRoot } from "../../host/package-root.js";
+import { repoFile } from "./repo.js";
 
 export const FILTER_EXPORT = "crl_fluentbit_filter";
 
@@ -67,7 +66,7 @@ export class FilterDroppedError extends Error {
 setFlagsFromString("--no-turbo-fast-api-calls");
 
 export function defaultWasmPath(): string {
-  return join(packageRoot(), "build", "cri-logrotate.wasm");
+  return repoFile("build/cri-logrotate.wasm");
 }
 
 export function loadFluentBitFilter(opts: { wasmPath?: string; progressDir: string }): FluentBitFilter {

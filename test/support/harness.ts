@@ -5,13 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { startFakeRuntime, type FakeRuntime } from "../fake-cri/index.js";
-import { createCriClient } from "../../host/cri/client.js";
-import type { CriAdmin } from "../../host/cri/types.js";
+import { createCriAdmin, type CriAdmin } from "./cri-admin.js";
 import { LogManager, type ManagerOptions } from "../../host/manager.js";
 import { loadPlugin } from "../../host/plugin/index.js";
 import { realFs } from "../../host/fs.js";
-import { FakeClock } from "../../host/clock.js";
-import { MemoryLogger } from "../../host/log.js";
+import { FakeClock } from "./fake-clock.js";
+import { MemoryLogger } from "./memory-logger.js";
 import type { Plugin, Policy } from "../../host/plugin/types.js";
 
 let plugin: Plugin | undefined;
@@ -38,7 +37,7 @@ export async function startHarness(): Promise<Harness> {
   const logRoot = join(base, "pods");
   mkdirSync(logRoot);
   const runtime = await startFakeRuntime({ socketPath: join(base, "cri.sock"), logRoot });
-  const cri = createCriClient({ endpoint: `unix://${join(base, "cri.sock")}`, timeoutMs: 3000 });
+  const cri = createCriAdmin({ endpoint: `unix://${join(base, "cri.sock")}`, timeoutMs: 3000 });
   const clock = new FakeClock(TEST_NOW_MS);
   const logger = new MemoryLogger();
   return {

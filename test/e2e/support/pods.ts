@@ -3,7 +3,7 @@
 // relative to the pod's directory ("<name>/<attempt>.log").
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { CriAdmin, PodSandboxSpec } from "../../../host/cri/types.js";
+import type { CriAdmin, PodSandboxSpec } from "../../support/cri-admin.js";
 import { E2E_IMAGE } from "./image.js";
 
 // Busybox shell loops. The container shell is PID 1 of its own PID namespace and ignores SIGTERM, so

@@ -1,10 +1,9 @@
 // The shim as an operator runs it: `node bin/cri-logrotate.js <command> …` in a real subprocess, its JSON log
 // lines (stderr) parsed as they arrive so a test can wait for what it said and assert on the fields.
 import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { packageRoot } from "../../../host/package-root.js";
+import { repoFile } from "../../support/repo.js";
 
-export const SHIM_BIN = join(packageRoot(), "bin", "cri-logrotate.js");
+export const SHIM_BIN = repoFile("bin/cri-logrotate.js");
 
 /** One line of the shim's JSON log; `at` is when the test received it (ms since the epoch). */
 export interface ShimLogEntry {

@@ -1,7 +1,6 @@
 // What every e2e suite does first: decide whether it may skip (never under CI=true), then start a private
 // containerd and a CRI client that answers.
-import { createCriClient } from "../../../host/cri/client.js";
-import type { CriAdmin } from "../../../host/cri/types.js";
+import { createCriAdmin, type CriAdmin } from "../../support/cri-admin.js";
 import { containerdAvailable, INSTALL_HINT, startContainerd, type PrivateContainerd } from "./containerd.js";
 import { waitForCri } from "./pods.js";
 
@@ -14,7 +13,7 @@ export const e2eSkip: string | false = !availability.ok && process.env.CI !== "t
 export async function startPrivateCri(): Promise<{ containerd: PrivateContainerd; cri: CriAdmin }> {
   if (!availability.ok) throw new Error(`e2e cannot run in CI: ${availability.missing}; ${INSTALL_HINT}`);
   const containerd = await startContainerd();
-  const cri = createCriClient({ endpoint: containerd.endpoint, timeoutMs: 10_000 });
+  const cri = createCriAdmin({ endpoint: containerd.endpoint, timeoutMs: 10_000 });
   await waitForCri(cri);
   return { containerd, cri };
 }
