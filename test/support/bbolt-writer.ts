@@ -241,7 +241,9 @@ export function writeBolt(spec: BoltFileSpec): BoltFile {
 
   const metas: BoltFile["metas"] = [];
   for (const v of versions) {
-    const freelist = spec.freelist ? b.freelist([]) : undefined;
+    // The newer version's freelist lists every page of the older one: unreachable from its tree, free.
+    const older = Array.from({ length: b.nextPgid - 2 }, (_, i) => i + 2);
+    const freelist = spec.freelist ? b.freelist(older) : undefined;
     const root = buildTree(b, v.root, fill);
     const txid = BigInt(v.txid);
     const slot = Number(txid % 2n) as 0 | 1;
