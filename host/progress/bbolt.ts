@@ -249,7 +249,7 @@ class FileBoltReader implements BoltReader {
   constructor(
     readonly path: string,
     private readonly fh: FileHandle,
-    private readonly fileSize: number,
+    private fileSize: number,
     private readonly maxReadBytes: number,
   ) {}
 
@@ -318,6 +318,15 @@ class FileBoltReader implements BoltReader {
       this.fail(`the two metas disagree on the page size (${m0.meta.pageSize} and ${m1.meta.pageSize})`);
     }
     const needed = meta.pgid * BigInt(meta.pageSize);
+    // A commit grows the file before it writes the meta that needs the room: a meta read after our stat
+    // may need a larger file than the stat saw.
+    if (BigInt(this.fileSize) < needed) {
+      try {
+        this.fileSize = (await this.fh.stat()).size;
+      } catch (cause) {
+        throw new BoltError("BOLT_OPEN", this.path, "cannot be stat'ed", { cause });
+      }
+    }
     if (BigInt(this.fileSize) < needed) {
       this.fail(`truncated: meta ${meta.slot} (txid ${meta.txid}) uses ${meta.pgid} pages of ${meta.pageSize} bytes (${needed} bytes), the file has ${this.fileSize}`);
     }

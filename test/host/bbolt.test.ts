@@ -11,7 +11,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { BoltError, type BoltReader, fnv1a64, openBolt, viewBolt } from "../../host/progress/bbolt.js";
-import { BoltBuilder, branchChildOffset, bucket, bucketValue, metaOffset, writeBolt, type BoltFile } from "../support/bbolt-writer.js";
+import { BoltBuilder, branchChildOffset, bucket, bucketValue, commitInPlace, metaOffset, writeBolt, type BoltFile } from "../support/bbolt-writer.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // dist/test/host → the repository's test/fixtures/bbolt
@@ -635,6 +635,27 @@ describe("viewBolt: one consistent snapshot while the collector commits", () => 
       "BOLT_BUSY",
       /a commit landed during each of 3 reads/,
     );
+  });
+
+  test("pages reused by later commits during the read: read again, from the newest meta", async () => {
+    const b = new BoltBuilder(4096);
+    const root = (v: string, at?: number) => b.leaf([{ key: "default", value: bucketValue(0, 0, [{ key: "k", value: v }]), flags: 1 }], at);
+    b.meta(0, { txid: 4, root: root("a") }); // page 2
+    b.meta(1, { txid: 5, root: root("b") }); // page 3: what the read starts from
+    const before = b.bytes();
+    const path = await put(before);
+    let calls = 0;
+    const got = await viewBolt(path, async (db) => {
+      if (calls++ === 0) {
+        // Commit 6 writes a new root (page 4); commit 7 reuses page 3, which commit 6 freed.
+        b.meta(0, { txid: 6, root: root("c") });
+        b.meta(1, { txid: 7, root: root("d", 3) });
+        await commitInPlace(path, before, b.bytes(), 4096);
+      }
+      return (await db.get([B("default")], B("k")))?.toString();
+    });
+    assert.equal(got, "d");
+    assert.equal(calls, 2);
   });
 
   test("no commit: one read, the file closed", async () => {

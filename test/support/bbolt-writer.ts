@@ -7,6 +7,8 @@
 // Two levels: BoltBuilder places pages where a test says (to reproduce a file bbolt wrote, byte for byte, or
 // to break one on purpose); writeBolt() lays out whole trees from a spec, the way bbolt would shape them.
 
+import { open } from "node:fs/promises";
+
 const MAGIC = 0xed0cdaed;
 const VERSION = 2;
 const HEADER = 16;
@@ -310,4 +312,22 @@ export function metaOffset(slot: 0 | 1, pageSize: number): number {
 /** Byte offset of branch element `index`'s child pgid in page `id`. */
 export function branchChildOffset(id: number, index: number, pageSize: number): number {
   return id * pageSize + HEADER + index * ELEMENT + 8;
+}
+
+/**
+ * Turns the file at `path` (holding `before`) into `after` the way a bbolt commit does: in place, never
+ * truncating, every changed data page first and the changed meta page last.
+ */
+export async function commitInPlace(path: string, before: Buffer, after: Buffer, pageSize: number): Promise<void> {
+  const fh = await open(path, "r+");
+  try {
+    const pages = Math.ceil(after.length / pageSize);
+    const changed = (p: number) => !after.subarray(p * pageSize, (p + 1) * pageSize).equals(before.subarray(p * pageSize, (p + 1) * pageSize));
+    const order = [...Array.from({ length: pages }, (_, p) => p).filter((p) => p >= 2), 0, 1];
+    for (const p of order) {
+      if (changed(p)) await fh.write(after, p * pageSize, Math.min(pageSize, after.length - p * pageSize), p * pageSize);
+    }
+  } finally {
+    await fh.close();
+  }
 }
