@@ -95,6 +95,7 @@ export type ProgressSourceErrorCode =
   | "PROGRESS_FILE_READ" // a position file exists but could not be read
   | "PROGRESS_FILE_CORRUPT" // it was read but does not parse: none of it is credited
   | "PROGRESS_FILE_UNSUPPORTED" // a format (or version) we recognise but do not read
+  | "PROGRESS_FILE_BUSY" // it changed during every read (a shipper committing): retried next pass
   | "PROGRESS_DB_READ" // Fluent Bit's in_tail DB could not be read
   | "PROGRESS_DB_BUSY"; // … because it is locked right now (retried next pass)
 

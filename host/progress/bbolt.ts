@@ -26,6 +26,7 @@
 // for bad input, loops on a cycle, or returns a value the file does not hold.
 import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
+import { CrlError } from "../errors.js";
 
 export type BoltErrorCode =
   /** The file does not exist. */
@@ -41,14 +42,14 @@ export type BoltErrorCode =
   /** Reading the answer would take more than the read limit. */
   | "BOLT_TOO_LARGE";
 
-/** Reading a bbolt file failed; `code` is stable, `path` names the file, `cause` keeps the underlying error. */
-export class BoltError extends Error {
-  readonly code: BoltErrorCode;
+/**
+ * Reading a bbolt file failed; `code` is stable, `path` names the file, `cause` keeps the underlying error.
+ * A source wraps it in a ProgressSourceError (PROGRESS_*), so the BOLT_ codes stay inside the progress room.
+ */
+export class BoltError extends CrlError<BoltErrorCode> {
   readonly path: string;
   constructor(code: BoltErrorCode, path: string, what: string, options?: { cause?: unknown }) {
-    super(`bbolt file "${path}": ${what}`, options);
-    this.name = "BoltError";
-    this.code = code;
+    super(code, `bbolt file "${path}": ${what}`, options);
     this.path = path;
   }
 }

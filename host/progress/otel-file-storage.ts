@@ -33,7 +33,7 @@
 // the report, and what could not be read is simply not claimed.
 import { join } from "node:path";
 import { BoltError, type BoltReader, viewBolt } from "./bbolt.js";
-import { ProgressSourceError, type ProgressSourceErrorCode } from "./types.js";
+import { ProgressSourceError, type ProgressSourceErrorCode } from "../errors.js";
 
 // ---- The claim types of the progress design this source needs ----------------------------------------
 // host/progress/types.ts is to carry them (with ProgressReport/ProgressSource in the claims shape); until it
@@ -53,22 +53,6 @@ export interface ClaimReport {
 export interface ClaimSource {
   readonly name: string;
   read(): Promise<ClaimReport>;
-}
-
-/** What this source reports; ProgressSourceErrorCode in types.ts is to gain these (see sourceError). */
-export type OtelStorageErrorCode =
-  /** The file exists but could not be opened or read. */
-  | "OTEL_STORAGE_READ"
-  /** The collector committed during every read attempt. */
-  | "OTEL_STORAGE_BUSY"
-  /** Not a bbolt file, an inconsistent one, or a checkpoint that is not what the collector writes. */
-  | "OTEL_STORAGE_CORRUPT"
-  /** The checkpoint is protobuf-encoded (feature gate filelog.protobufCheckpointEncoding). */
-  | "OTEL_STORAGE_PROTOBUF";
-
-function sourceError(code: OtelStorageErrorCode, path: string, message: string, cause?: unknown): ProgressSourceError {
-  // The cast goes once ProgressSourceErrorCode lists the codes above.
-  return new ProgressSourceError(code as unknown as ProgressSourceErrorCode, path, message, cause === undefined ? undefined : { cause });
 }
 
 export const OTEL_DEFAULT_STORAGE_DIRECTORY = "/var/lib/otelcol/file_storage";
@@ -157,28 +141,28 @@ export class OtelFileStorageSource implements ClaimSource {
   }
 
   private fileError(cause: unknown, what = "could not be read"): ProgressSourceError {
-    const code: OtelStorageErrorCode =
+    const code: ProgressSourceErrorCode =
       cause instanceof BoltError
         ? cause.code === "BOLT_BUSY"
-          ? "OTEL_STORAGE_BUSY"
+          ? "PROGRESS_FILE_BUSY"
           : cause.code === "BOLT_NOT_BOLT" || cause.code === "BOLT_CORRUPT"
-            ? "OTEL_STORAGE_CORRUPT"
-            : "OTEL_STORAGE_READ"
-        : "OTEL_STORAGE_READ";
+            ? "PROGRESS_FILE_CORRUPT"
+            : "PROGRESS_FILE_READ"
+        : "PROGRESS_FILE_READ";
     const detail = cause instanceof Error ? cause.message : String(cause);
-    return sourceError(code, this.where, `OpenTelemetry file_storage "${this.where}" ${what}, nothing claimed from it: ${detail}`, cause);
+    return new ProgressSourceError(code, this.where, `OpenTelemetry file_storage "${this.where}" ${what}, nothing claimed from it: ${detail}`, { cause });
   }
 
   /** The claims one checkpoint value proves; what it does not prove is left out, with an error saying why. */
   private parse(key: string, value: Buffer, errors: ProgressSourceError[]): FirstBytesClaim[] {
     const where = `OpenTelemetry file_storage "${this.where}" key "${key}"`;
-    const corrupt = (what: string, cause?: unknown) => errors.push(sourceError("OTEL_STORAGE_CORRUPT", this.where, `${where}: ${what}`, cause));
+    const corrupt = (what: string, cause?: unknown) => errors.push(new ProgressSourceError("PROGRESS_FILE_CORRUPT", this.where, `${where}: ${what}`, { cause }));
     const lines = jsonStreamLines(value);
     if (!lines) {
       if (looksLikeProtobuf(value)) {
         errors.push(
-          sourceError(
-            "OTEL_STORAGE_PROTOBUF",
+          new ProgressSourceError(
+            "PROGRESS_FILE_UNSUPPORTED",
             this.where,
             `${where} is protobuf-encoded (feature gate filelog.protobufCheckpointEncoding): only the JSON encoding is read; ` +
               "disable the gate (the collector reads either) to have rotated files credited",

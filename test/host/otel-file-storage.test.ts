@@ -183,7 +183,7 @@ const cases: Record<string, SourceCase> = {
       return storage([["file_input.knownFiles", full.subarray(0, full.length - 40)]]);
     },
     claims: [claim(LIVE, 1), claim(ROTATED, 2)],
-    errors: [["OTEL_STORAGE_CORRUPT", /key "file_input.knownFiles": entry 3 of 3 is not JSON; 1 entries not read/]],
+    errors: [["PROGRESS_FILE_CORRUPT", /key "file_input.knownFiles": entry 3 of 3 is not JSON; 1 entries not read/]],
   },
   "a JSON stream cut between entries": {
     file: () => {
@@ -195,27 +195,27 @@ const cases: Record<string, SourceCase> = {
       return storage([["file_input.knownFiles", cut]]);
     },
     claims: [claim(LIVE, 1)],
-    errors: [["OTEL_STORAGE_CORRUPT", /holds 1 of the 2 entries it announces \(cut short\)/]],
+    errors: [["PROGRESS_FILE_CORRUPT", /holds 1 of the 2 entries it announces \(cut short\)/]],
   },
   "entries after the announced count: ignored, as the collector does": {
     file: () => storage([["file_input.knownFiles", Buffer.concat([Buffer.from("1\n"), knownFiles([{ first: LIVE, offset: 1 }, { first: ROTATED, offset: 2 }]).subarray(2)])]]),
     claims: [claim(LIVE, 1)],
-    errors: [["OTEL_STORAGE_CORRUPT", /holds 1 entries after the 1 it announces/]],
+    errors: [["PROGRESS_FILE_CORRUPT", /holds 1 entries after the 1 it announces/]],
   },
   "a protobuf checkpoint (feature gate filelog.protobufCheckpointEncoding): reported, never misread": {
     file: () => storage([["file_input.knownFiles", knownFilesProtobuf([{ first: LIVE, offset: 46 }, { first: ROTATED, offset: 48 }])]]),
     claims: [],
-    errors: [["OTEL_STORAGE_PROTOBUF", /key "file_input.knownFiles" is protobuf-encoded \(feature gate filelog.protobufCheckpointEncoding\)/]],
+    errors: [["PROGRESS_FILE_UNSUPPORTED", /key "file_input.knownFiles" is protobuf-encoded \(feature gate filelog.protobufCheckpointEncoding\)/]],
   },
   "an empty value: the protobuf encoding of an empty list": {
     file: () => storage([["file_input.knownFiles", Buffer.alloc(0)]]),
     claims: [],
-    errors: [["OTEL_STORAGE_PROTOBUF", /is protobuf-encoded/]],
+    errors: [["PROGRESS_FILE_UNSUPPORTED", /is protobuf-encoded/]],
   },
   "a value that is neither encoding": {
     file: () => storage([["file_input.knownFiles", "{\"not\":\"a checkpoint\"}"]]),
     claims: [],
-    errors: [["OTEL_STORAGE_CORRUPT", /not a checkpoint: neither the JSON stream nor protobuf/]],
+    errors: [["PROGRESS_FILE_CORRUPT", /not a checkpoint: neither the JSON stream nor protobuf/]],
   },
   "entries that prove nothing on purpose: .gz offsets, no fingerprint, an empty one": {
     file: () =>
@@ -247,10 +247,10 @@ const cases: Record<string, SourceCase> = {
     },
     claims: [claim(LIVE, 5)],
     errors: [
-      ["OTEL_STORAGE_CORRUPT", /entry 1 of 5: Fingerprint.first_bytes is not base64/],
-      ["OTEL_STORAGE_CORRUPT", /entry 2 of 5: Offset -1 is not a byte offset/],
-      ["OTEL_STORAGE_CORRUPT", /entry 3 of 5: Offset 1152921504606847000 is not a byte offset/],
-      ["OTEL_STORAGE_CORRUPT", /entry 4 of 5: Offset "5" is not a byte offset/],
+      ["PROGRESS_FILE_CORRUPT", /entry 1 of 5: Fingerprint.first_bytes is not base64/],
+      ["PROGRESS_FILE_CORRUPT", /entry 2 of 5: Offset -1 is not a byte offset/],
+      ["PROGRESS_FILE_CORRUPT", /entry 3 of 5: Offset 1152921504606847000 is not a byte offset/],
+      ["PROGRESS_FILE_CORRUPT", /entry 4 of 5: Offset "5" is not a byte offset/],
     ],
   },
   "archive slots (polls_to_archive): read, in both namings; the index and other keys are not checkpoints": {
@@ -286,12 +286,12 @@ const cases: Record<string, SourceCase> = {
   "not a bbolt file": {
     file: () => Buffer.from("2\n{}\n{}\n"),
     claims: [],
-    errors: [["OTEL_STORAGE_CORRUPT", /file_storage ".*" could not be read, nothing claimed from it: bbolt file ".*": no valid meta page/]],
+    errors: [["PROGRESS_FILE_CORRUPT", /file_storage ".*" could not be read, nothing claimed from it: bbolt file ".*": no valid meta page/]],
   },
   "an empty file (the collector is creating it)": {
     file: () => Buffer.alloc(0),
     claims: [],
-    errors: [["OTEL_STORAGE_CORRUPT", /is empty \(not initialized yet\)/]],
+    errors: [["PROGRESS_FILE_CORRUPT", /is empty \(not initialized yet\)/]],
   },
   "a corrupt tree (a cycle): an error, no claims, no hang": {
     file: () => {
@@ -316,7 +316,7 @@ const cases: Record<string, SourceCase> = {
       return f.bytes;
     },
     claims: [],
-    errors: [["OTEL_STORAGE_CORRUPT", /a cycle/]],
+    errors: [["PROGRESS_FILE_CORRUPT", /a cycle/]],
   },
 };
 
