@@ -36,8 +36,9 @@ import { BoltError, type BoltReader, viewBolt } from "./bbolt.js";
 import { ProgressSourceError, type ProgressSourceErrorCode } from "../errors.js";
 
 // ---- The claim types of the progress design this source needs ----------------------------------------
-// host/progress/types.ts is to carry them (with ProgressReport/ProgressSource in the claims shape); until it
-// does, they are declared here with the same names and shapes, so wiring this source in is a change of import.
+// host/progress/types.ts is to carry them: ProgressClaim (whose "first-bytes" member FirstBytesClaim is),
+// ProgressReport and ProgressSource in the claims shape. Until it does, they are declared here under names that
+// do not clash with today's ProgressReport/ProgressSource, shaped as the design has them.
 export type ShipperName = "fluent-bit-filter" | "fluent-bit-db" | "vector" | "fluentd" | "otel" | "promtail" | "alloy";
 /** OpenTelemetry filelog: the file's first bytes as the fingerprint; offset = the byte after the last one read. */
 export interface FirstBytesClaim {
