@@ -4,6 +4,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseListenAddress } from "./config/address.js";
 import { MetricsServerError } from "./errors.js";
+import { ERROR_KINDS, type ErrorKind } from "./manager/observer.js";
 
 type Labels<L extends string> = [L] extends [never] ? Record<string, never> : Record<L, string>;
 
@@ -193,9 +194,8 @@ export class Registry {
 // ---------------------------------------------------------------------------------------------------
 // The project's metrics.
 
-/** Values of errors_total{kind}: which step failed. Pre-created at 0. */
-export const ERROR_KINDS = ["list", "status", "stat", "rotate", "reopen", "compress", "remove", "path", "plan", "progress"] as const;
-export type ErrorKind = (typeof ERROR_KINDS)[number];
+/** Values of errors_total{kind}: which step failed (pre-created at 0). */
+export { ERROR_KINDS, type ErrorKind };
 
 /** Seconds; a pass spans CRI calls and gzip of up to containerLogMaxSize per container. */
 export const PASS_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
@@ -221,6 +221,12 @@ export function createMetrics() {
       ["reason"],
     ),
     runtimeUp: registry.gauge("cri_logrotate_runtime_up", "1 if the last CRI call succeeded, 0 otherwise."),
+    compressionBacklogFiles: registry.gauge("cri_logrotate_compression_backlog_files", "Rotated logs waiting for or in background compression."),
+    compressionBacklogBytes: registry.gauge("cri_logrotate_compression_backlog_bytes", "Bytes of the rotated logs waiting for or in background compression."),
+    compressionsDropped: registry.counter(
+      "cri_logrotate_compressions_dropped_total",
+      "Rotated logs removed as excess before their compression ran (compression could not keep up).",
+    ),
     /** Shorthand for errors.inc({ kind }). */
     error(kind: ErrorKind): void {
       m.errors.inc({ kind });

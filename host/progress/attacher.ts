@@ -4,7 +4,7 @@
 import type { Config } from "../config/index.js";
 import type { DirEntry } from "../fs.js";
 import type { Logger } from "../log.js";
-import type { ProgressAttacher } from "../manager.js";
+import type { ProgressAttacher } from "../manager/index.js";
 import type { LogLocation } from "../paths.js";
 import type { FileEntry } from "../plugin/types.js";
 import type { Outcome } from "../executor.js";
@@ -49,7 +49,7 @@ export class ShipperProgress implements ProgressAttacher {
       if (e.kind !== "file") continue;
       const live = e.name.equals(logName);
       if (!live && !(e.name.length > rotatedPrefix.length && e.name.subarray(0, rotatedPrefix.length).equals(rotatedPrefix))) continue;
-      const path = `${location.dir}/${e.name.toString("utf8")}`;
+      const path = `${location.dir.toString("utf8")}/${e.name.toString("utf8")}`;
       // A rotated file no longer grows: find where its last line starts once (cached by inode and size).
       const lastLineStart = live ? undefined : await this.lastLines.get(path, e.inode, e.size).catch(() => undefined);
       queries.push({ name: e.name.toString("utf8"), path, inode: e.inode, size: e.size, lastLineStart, live });
@@ -66,7 +66,7 @@ export class ShipperProgress implements ProgressAttacher {
   }
 
   rotated(_containerId: string, location: LogLocation, outcome: Extract<Outcome, { kind: "rotate" }>, atMs: number): void {
-    const livePath = location.logPath;
+    const livePath = location.logPath.toString("utf8");
     const records = this.history.get(livePath) ?? [];
     const previous = records[records.length - 1];
     records.push({

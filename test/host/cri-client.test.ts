@@ -111,19 +111,26 @@ describe("against the fake runtime", () => {
     assert.deepEqual(rt.calls[0]!.request.filter, { id: "", state: null, pod_sandbox_id: "", label_selector: {} });
   });
 
+  test("containerStatus keeps log_path as bytes, even when they are not UTF-8", async () => {
+    const odd = Buffer.concat([Buffer.from(path.join(logRoot, "pod1")), Buffer.from([0xff, 0xfe]), Buffer.from("/0.log")]);
+    rt.addContainer({ id: "odd1", name: "odd", state: "CONTAINER_RUNNING", logPath: odd });
+    assert.ok((await cri.containerStatus("odd1")).logPath.equals(odd));
+    rt.removeContainer("odd1");
+  });
+
   test("containerStatus maps log_path, state and exit code", async () => {
     assert.deepEqual(await cri.containerStatus("run1"), {
       id: "run1",
       name: "app",
       state: "CONTAINER_RUNNING",
-      logPath: path.join(logRoot, "pod1/app/0.log"),
+      logPath: Buffer.from(path.join(logRoot, "pod1/app/0.log")),
       exitCode: 0,
     });
     assert.deepEqual(await cri.containerStatus("dead1"), {
       id: "dead1",
       name: "old",
       state: "CONTAINER_EXITED",
-      logPath: path.join(logRoot, "pod2/old/1.log"),
+      logPath: Buffer.from(path.join(logRoot, "pod2/old/1.log")),
       exitCode: 137,
     });
   });
@@ -255,7 +262,7 @@ describe("pod and container admin calls", () => {
     assert.deepEqual(await cri.listContainers(), [
       { id: containerId, podSandboxId: podId, name: "writer", attempt: 0, state: "CONTAINER_RUNNING", labels: { tier: "log" } },
     ]);
-    assert.equal((await cri.containerStatus(containerId)).logPath, path.join(logDirectory, "writer/0.log"));
+    assert.equal((await cri.containerStatus(containerId)).logPath.toString(), path.join(logDirectory, "writer/0.log"));
     await cri.stopContainer(containerId, 2);
     assert.equal((await cri.containerStatus(containerId)).state, "CONTAINER_EXITED");
     await cri.removeContainer(containerId);
@@ -266,7 +273,7 @@ describe("pod and container admin calls", () => {
     const sandboxConfig = {
       metadata: { name: "demo-pod", uid: "0000", namespace: "default", attempt: 0 },
       hostname: "", // host network: runc cannot set a hostname in the host's UTS namespace
-      log_directory: logDirectory,
+      log_directory: Buffer.from(logDirectory), // bytes here, string upstream (wire-compatible)
       labels: { app: "feas" },
       annotations: {},
       linux: { cgroup_parent: "", security_context: { namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
@@ -283,7 +290,7 @@ describe("pod and container admin calls", () => {
       args: [],
       labels: { tier: "log" },
       annotations: {},
-      log_path: "writer/0.log",
+      log_path: Buffer.from("writer/0.log"),
       linux: { security_context: { namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
     });
     assert.deepEqual(byMethod("StopContainer"), { container_id: containerId, timeout: "2" }); // int64 as string
@@ -439,7 +446,7 @@ describe("wire format matches upstream field numbers", () => {
       id: "cid",
       name: "app",
       state: "CONTAINER_EXITED",
-      logPath: "/var/log/pods/ns_p_u/app/1.log",
+      logPath: Buffer.from("/var/log/pods/ns_p_u/app/1.log"),
       exitCode: 143,
     });
     assert.deepEqual(requests.ContainerStatus, pbString(1, "cid")); // verbose left at false

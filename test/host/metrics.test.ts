@@ -83,6 +83,9 @@ test("createMetrics: the project's metric names, errors pre-created per kind", (
     "cri_logrotate_held_unread_bytes gauge",
     "cri_logrotate_unread_bytes_dropped_total counter",
     "cri_logrotate_runtime_up gauge",
+    "cri_logrotate_compression_backlog_files gauge",
+    "cri_logrotate_compression_backlog_bytes gauge",
+    "cri_logrotate_compressions_dropped_total counter",
   ]);
   assert.match(text, /^cri_logrotate_errors_total\{kind="compress"\} 1$/m);
   assert.match(text, /^cri_logrotate_errors_total\{kind="reopen"\} 0$/m);

@@ -9,7 +9,7 @@ export interface PodSandboxSpec {
   namespace: string;
   uid: string;
   attempt?: number;
-  logDirectory: string;
+  logDirectory: string | Buffer;
   hostNetwork?: boolean;
   labels?: Record<string, string>;
 }
@@ -20,7 +20,7 @@ export interface ContainerSpec {
   image: string;
   command: string[];
   args?: string[];
-  logPath: string;     // relative to the sandbox's logDirectory, e.g. "writer/0.log"
+  logPath: string | Buffer; // relative to the sandbox's logDirectory, e.g. "writer/0.log"
   labels?: Record<string, string>;
 }
 
@@ -46,7 +46,7 @@ export function podSandboxConfig(pod: PodSandboxSpec): Record<string, unknown> {
   return {
     metadata: { name: pod.name, uid: pod.uid, namespace: pod.namespace, attempt: pod.attempt ?? 0 },
     hostname: hostNetwork ? "" : pod.name,
-    log_directory: pod.logDirectory,
+    log_directory: Buffer.from(pod.logDirectory), // bytes on the wire (host/cri/runtime.proto)
     labels: { ...(pod.labels ?? {}) },
     linux: {
       cgroup_parent: "",
@@ -66,7 +66,7 @@ export function containerConfig(pod: PodSandboxSpec, container: ContainerSpec): 
     command: [...container.command],
     args: [...(container.args ?? [])],
     labels: { ...(container.labels ?? {}) },
-    log_path: container.logPath,
+    log_path: Buffer.from(container.logPath),
     linux: { security_context: { namespace_options: namespaceOptions(pod.hostNetwork ?? true) } },
   };
 }
