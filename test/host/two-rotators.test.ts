@@ -1,4 +1,4 @@
-// Two rotators on one log root never lose or double a line (issue: "two rotators lose whole files"). The real
+// Two rotators on one log root never lose or double a line. The real
 // CLI as operators run it — the daemon (`run`) and, beside it, `once` again and again, and a `clean` of a
 // container that just stopped — on the same root at containerLogMaxSize 1Ki, while fake containers write
 // numbered ~100-byte CRI lines fast (about 50 KB/s each: dozens of rotations a second are due, so many land

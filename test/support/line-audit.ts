@@ -29,12 +29,12 @@ export interface LogSet {
 }
 
 export interface SequenceAudit {
-  /** Lines seen, counting duplicates. */
+  /** Lines seen, counting repeats. */
   lines: number;
   /** Numbers in 0..expected-1 never seen. */
   missing: number;
   /** Extra occurrences of numbers seen more than once. */
-  duplicates: number;
+  doubled: number;
   /** Places where a number is lower than the one before it (read out of order). */
   outOfOrder: number;
   /** The first position where the sequence is not 0, 1, 2, …, or -1. */
@@ -101,13 +101,13 @@ export function readLogSet(dir: string, logName: string): LogSet {
 export function auditSequence(numbers: number[], expected?: number): SequenceAudit {
   const count = expected ?? (numbers.length === 0 ? 0 : maxOf(numbers) + 1);
   const seen = new Uint32Array(count);
-  let duplicates = 0;
+  let doubled = 0;
   let outOfOrder = 0;
   let firstWrong = -1;
   for (let i = 0; i < numbers.length; i++) {
     const n = numbers[i]!;
     if (n < count) {
-      if (seen[n]! > 0) duplicates++;
+      if (seen[n]! > 0) doubled++;
       seen[n]!++;
     }
     if (i > 0 && n < numbers[i - 1]!) outOfOrder++;
@@ -123,7 +123,7 @@ export function auditSequence(numbers: number[], expected?: number): SequenceAud
     else if (missingRanges.length < 5) missingRanges.push([n, n]);
   }
   if (firstWrong < 0 && numbers.length !== count) firstWrong = numbers.length;
-  return { lines: numbers.length, missing, duplicates, outOfOrder, firstWrong, missingRanges, expected: count, ok: firstWrong < 0 };
+  return { lines: numbers.length, missing, doubled, outOfOrder, firstWrong, missingRanges, expected: count, ok: firstWrong < 0 };
 }
 
 /** Math.max over an array too long to spread into one call. */
@@ -138,7 +138,7 @@ export function describeAudit(name: string, set: LogSet, audit: SequenceAudit): 
   const parts = [
     `${name}: ${audit.lines} lines read of ${audit.expected} written`,
     `missing ${audit.missing}`,
-    `duplicated ${audit.duplicates}`,
+    `duplicated ${audit.doubled}`,
     `out of order ${audit.outOfOrder}`,
   ];
   if (audit.missingRanges.length > 0) parts.push(`missing lines ${audit.missingRanges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ")}`);
