@@ -1,9 +1,9 @@
-// Two rotators on one log root never lose or double a line. The real
-// CLI as operators run it — the daemon (`run`) and, beside it, `once` again and again, and a `clean` of a
-// container that just stopped — on the same root at containerLogMaxSize 1Ki, while fake containers write
-// numbered ~100-byte CRI lines fast (about 50 KB/s each: dozens of rotations a second are due, so many land
-// in the same second). MaxFiles is large, so nothing is pruned by design: every line 0..n-1 must be found
-// exactly once and in order, reading rotated files in name order (.gz decompressed) and the live log last.
+// Two rotators on one log root never lose or double a line. The real CLI as operators run it — the daemon
+// (`run`) and, beside it, `once` again and again, and a `clean` of a container that just stopped — on the
+// same root at containerLogMaxSize 1Ki, while fake containers write numbered ~100-byte CRI lines fast (about
+// 50 KB/s each: dozens of rotations a second are due, so many land in the same second). MaxFiles is large,
+// so nothing is pruned by design: every line 0..n-1 must be found exactly once and in order, reading rotated
+// files in name order (.gz decompressed) and the live log last.
 //
 // A `once` or `clean` may either do its work or refuse because `run` holds the lock (exit 1, saying so);
 // what it must never do is lose a line. A `clean` that succeeds leaves nothing of that container behind,
