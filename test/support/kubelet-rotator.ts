@@ -66,8 +66,9 @@ export const realKubeletOs: KubeletOs = {
 
 /** What the rotator did, for tests and benchmarks (the kubelet's klog lines, as data). */
 export type KubeletEvent =
-  | { kind: "rotated"; containerId: string; from: Buffer; to: Buffer; size: number }
-  | { kind: "compressed"; containerId: string; path: Buffer; to: Buffer }
+  // `replaced`/`tmpExisted`: what a look just before the step saw (for diagnostics; the kubelet does not look).
+  | { kind: "rotated"; containerId: string; from: Buffer; to: Buffer; size: number; replaced: boolean }
+  | { kind: "compressed"; containerId: string; path: Buffer; to: Buffer; tmpExisted: boolean }
   | { kind: "removed"; containerId: string; path: Buffer; reason: "unused" | "excess" }
   | { kind: "reopened"; containerId: string; path: Buffer } // a missing live log recovered
   | { kind: "error"; containerId?: string; msg: string; err: Error };
@@ -119,6 +120,11 @@ function errnoOf(err: unknown): string | undefined {
 
 function wrap(message: string, cause: unknown): Error {
   return new Error(`${message}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
+/** For the events only: whether a name exists (lstat), outside the kubelet's own steps. */
+function exists(p: Buffer): Promise<boolean> {
+  return fsp.lstat(p).then(() => true, () => false);
 }
 
 function show(p: Buffer): string {
@@ -445,6 +451,7 @@ export class KubeletRotator {
   async compressLog(log: string | Buffer, containerId = ""): Promise<void> {
     const logPath = toBytes(log);
     const tmpLog = Buffer.concat([logPath, TMP_SUFFIX]);
+    const tmpExisted = await exists(tmpLog);
     let mode: number;
     try {
       mode = (await this.os.stat(logPath)).mode;
@@ -486,7 +493,7 @@ export class KubeletRotator {
           throw wrap(`failed to remove log ${show(logPath)} after compress`, err);
         }
         this.stats.compressions++;
-        this.onEvent({ kind: "compressed", containerId, path: logPath, to: compressedLog });
+        this.onEvent({ kind: "compressed", containerId, path: logPath, to: compressedLog, tmpExisted });
       } finally {
         await f.close().catch(() => undefined);
         await this.os.remove(tmpLog).catch(() => undefined); // "Best effort cleanup of tmpLog."
@@ -504,12 +511,8 @@ export class KubeletRotator {
   async rotateLatestLog(id: string, log: string | Buffer): Promise<void> {
     const logPath = toBytes(log);
     const rotated = Buffer.concat([logPath, Buffer.from(`.${kubeletTimestamp(this.clock.now())}`)]);
-    let size = 0;
-    try {
-      size = (await this.os.stat(logPath)).size;
-    } catch {
-      // only for the event; the rename below reports a missing log
-    }
+    const size = await fsp.lstat(logPath).then((st) => st.size, () => 0);
+    const replaced = await exists(rotated);
     try {
       await this.os.rename(logPath, rotated);
     } catch (err) {
@@ -527,7 +530,7 @@ export class KubeletRotator {
       throw wrap(`failed to reopen container log ${JSON.stringify(id)}`, err);
     }
     this.stats.rotations++;
-    this.onEvent({ kind: "rotated", containerId: id, from: logPath, to: rotated, size });
+    this.onEvent({ kind: "rotated", containerId: id, from: logPath, to: rotated, size, replaced });
   }
 
   private fail(containerId: string | undefined, msg: string, err: Error): void {
