@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { packageRoot } from "../host/package-root.js";
+import { repoFile } from "../test/support/repo.js";
 import { containerdAvailable } from "../test/e2e/support/containerd.js";
 import { runContainer, runPod, stopAndRemoveAll } from "../test/e2e/support/pods.js";
 import { ShimProcess } from "../test/e2e/support/shim.js";
@@ -29,7 +29,7 @@ const INTERVAL_S = 10;
 const RUN_MS = Number(process.env.OVERSHOOT_RUN_MS ?? 60_000); // shorter for a quick look; the result is for 60 s
 const POLL_MS = 10;
 const LINE = "overshoot " + "x".repeat(89); // 99 bytes + the newline `yes` adds: 100-byte lines
-const KUBELET_MAIN = join(packageRoot(), "dist", "test", "support", "kubelet-rotator-main.js");
+const KUBELET_MAIN = repoFile("dist/test/support/kubelet-rotator-main.js");
 const TARGET = { value: 2, writeMBps: 40, shimCpu: 0.5 };
 
 interface SideResult {
@@ -163,7 +163,7 @@ try {
     const rotator =
       side === "ours"
         ? ShimProcess.start([
-            "run", ...common, "--log-root", containerd.logRoot, "--metrics-address", "",
+            "run", ...common, "--log-root", containerd.logRoot, "--metrics-address", "", "--lock-file", join(containerd.base, "cri-logrotate.lock"),
             "--container-log-max-size", "10Mi", "--container-log-max-files", String(MAX_FILES), "--container-log-monitor-interval", `${INTERVAL_S}s`,
           ])
         : ShimProcess.startScript(KUBELET_MAIN, [...common, "--max-size", String(MAX_SIZE), "--max-files", String(MAX_FILES), "--interval-ms", String(INTERVAL_S * 1000), "--workers", "1"]);

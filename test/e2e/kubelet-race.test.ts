@@ -17,8 +17,8 @@
 //       earlier, sorting before the kubelet's newer file — lines read out of order.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { dirname } from "node:path";
-import type { CriAdmin } from "../../host/cri/types.js";
+import { dirname, join } from "node:path";
+import type { CriAdmin } from "../support/cri-admin.js";
 import { KubeletRotator, type KubeletEvent } from "../support/kubelet-rotator.js";
 import { auditSequence, describeAudit, errorKinds, readLogSet } from "../support/line-audit.js";
 import { e2eSkip, startPrivateCri } from "./support/suite.js";
@@ -81,6 +81,7 @@ describe("the kubelet's own loop rotating beside the shim on a real containerd",
 
     shim = ShimProcess.start([
       "run", "--runtime-endpoint", containerd!.endpoint, "--log-root", containerd!.logRoot, "--metrics-address", "",
+      "--lock-file", join(containerd!.base, "cri-logrotate.lock"),
       "--container-log-max-size", OURS, "--container-log-max-files", String(MAX_FILES), "--container-log-monitor-interval", "3s",
       "--compression", "gzip",
     ]);
