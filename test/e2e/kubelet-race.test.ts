@@ -20,7 +20,7 @@ import { after, before, describe, test } from "node:test";
 import { dirname, join } from "node:path";
 import type { CriAdmin } from "../support/cri-admin.js";
 import { KubeletRotator, type KubeletEvent } from "../support/kubelet-rotator.js";
-import { auditSequence, describeAudit, errorKinds, readLogSet } from "../support/line-audit.js";
+import { auditSequence, describeAudit, errorKinds, gapWindows, readLogSet } from "../support/line-audit.js";
 import { e2eSkip, startPrivateCri } from "./support/suite.js";
 import type { PrivateContainerd } from "./support/containerd.js";
 import { runContainer, runPod, stopAndRemoveAll, type RunningContainer, type RunningPod } from "./support/pods.js";
@@ -46,6 +46,29 @@ function stampOf(name: string): number | undefined {
   if (m === null) return undefined;
   const [d, t] = [m[1]!, m[2]!];
   return Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +t.slice(0, 2), +t.slice(2, 4), +t.slice(4, 6));
+}
+
+function short(p: unknown): string {
+  return String(p ?? "").replace(/^"|"$/g, "").split("/").at(-1) ?? "";
+}
+
+function iso(ms: number): string {
+  return Number.isNaN(ms) ? "?" : new Date(ms).toISOString().slice(11, 23);
+}
+
+function kubeletLine(e: KubeletEvent): string {
+  switch (e.kind) {
+    case "rotated":
+      return `rotated to ${short(e.to.toString())}${e.replaced ? " REPLACING a file of that name" : ""}`;
+    case "removed":
+      return `removed ${short(e.path.toString())} (${e.reason})`;
+    case "compressed":
+      return `compressed ${short(e.path.toString())}${e.tmpExisted ? " into an existing .tmp" : ""}`;
+    case "reopened":
+      return "reopened a missing live log";
+    case "error":
+      return `${e.msg}: ${e.err.message.replace(/"[^"]*\//g, '"')}`;
+  }
 }
 
 describe("the kubelet's own loop rotating beside the shim on a real containerd", { skip: e2eSkip, timeout: 240_000 }, () => {
@@ -88,7 +111,14 @@ describe("the kubelet's own loop rotating beside the shim on a real containerd",
     await shim.waitForLog((e) => e.msg === "starting container log rotation", "that it started", 30_000);
 
     const events: KubeletEvent[] = [];
-    kubelet = new KubeletRotator({ cri: cri!, maxSize: KUBELET_MAX_SIZE, maxFiles: MAX_FILES, intervalMs: 1_000, workers: 2, onEvent: (e) => events.push(e) });
+    const eventAt: number[] = [];
+    kubelet = new KubeletRotator({
+      cri: cri!, maxSize: KUBELET_MAX_SIZE, maxFiles: MAX_FILES, intervalMs: 1_000, workers: 2,
+      onEvent: (e) => {
+        events.push(e);
+        eventAt.push(Date.now());
+      },
+    });
     kubelet.start();
 
     await sleep(BEFORE_STALL_MS);
@@ -147,6 +177,14 @@ describe("the kubelet's own loop rotating beside the shim on a real containerd",
       const line = describeAudit(`${c.name}@${c.logPath.split("/").at(-3)}`, set, audit);
       t.diagnostic(line);
       if (!audit.ok || set.unreadable.length > 0 || set.garbled.length > 0) problems.push(line);
+      // Each gap: what the two rotators did to this container's files while its lines were written.
+      for (const gap of gapWindows(set, audit)) {
+        const within = (ms: number) => ms >= gap.afterMs - 500 && ms <= gap.beforeMs + 1_500;
+        const ours = shim.entries((e) => e.containerId === c.id && within(Date.parse(e.ts)) && e.msg !== "compressed rotated log")
+          .map((e) => `shim ${e.msg}${e.reason ? ` (${String(e.reason)})` : ""} ${short(e.rotatedTo ?? e.file ?? e.path)}${e.err ? `: ${(e.err as { message?: string }).message?.replace(/"[^"]*\//g, '"')}` : ""}`);
+        const theirs = events.flatMap((e, i) => (e.kind !== "compressed" && "containerId" in e && e.containerId === c.id && within(eventAt[i]!) ? [`kubelet ${kubeletLine(e)}`] : []));
+        t.diagnostic(`  lines ${gap.from}-${gap.to} lost ${gap.lostFrom}, written ${iso(gap.afterMs)}..${iso(gap.beforeMs)}; meanwhile: ${[...ours, ...theirs].join("; ") || "nothing logged"}`);
+      }
     }
     t.diagnostic(`all containers: ${totalMissing} of ${totalLines} lines missing (${((100 * totalMissing) / Math.max(1, totalLines)).toFixed(1)} %)`);
     assert.deepEqual(problems, [], "every line once and in order, for every container");

@@ -18,6 +18,8 @@ export interface LogSet {
   numbers: number[];
   /** The index in `files` of the file each number was read from. */
   fileOf: number[];
+  /** The CRI timestamp of each number's line (RFC 3339, as the runtime wrote it). */
+  timeOf: string[];
   /** Files that could not be read or decompressed, with why. */
   unreadable: { file: string; error: string }[];
   /** Lines that are not CRI lines or carry no number (damage: interleaved writes, a cut archive). */
@@ -60,7 +62,7 @@ export function readLogSet(dir: string, logName: string): LogSet {
   rotated.sort((a, b) => (stem(a) < stem(b) ? -1 : stem(a) > stem(b) ? 1 : a.endsWith(".gz") ? -1 : 1));
   const twins = rotated.filter((n) => !n.endsWith(".gz") && rotated.includes(`${n}.gz`));
   const files = [...rotated, ...(names.includes(logName) ? [logName] : [])];
-  const set: LogSet = { files, numbers: [], fileOf: [], unreadable: [], garbled: [], tmpLeft, twins };
+  const set: LogSet = { files, numbers: [], fileOf: [], timeOf: [], unreadable: [], garbled: [], tmpLeft, twins };
   const partial = new Map<string, string>(); // stream → content of its pending P entries
   for (const [index, file] of files.entries()) {
     let text: string;
@@ -91,6 +93,7 @@ export function readLogSet(dir: string, logName: string): LogSet {
       else {
         set.numbers.push(Number(n[1]));
         set.fileOf.push(index);
+        set.timeOf.push(m[1]!);
       }
     }
   }
@@ -165,4 +168,25 @@ export function errorKinds(entries: { level: string; msg: string; err?: unknown 
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n}× ${k}`);
+}
+
+/**
+ * For each run of missing numbers (the first `limit`), when its neighbours were written: the line before the
+ * gap and the line after it, found in `set`. What happened to the files between those two moments is what
+ * lost the lines.
+ */
+export function gapWindows(set: LogSet, audit: SequenceAudit, limit = 5): { from: number; to: number; afterMs: number; beforeMs: number; lostFrom: string }[] {
+  const position = new Map<number, number>();
+  set.numbers.forEach((n, i) => position.set(n, i));
+  return audit.missingRanges.slice(0, limit).map(([from, to]) => {
+    const before = position.get(from - 1);
+    const after = position.get(to + 1);
+    return {
+      from,
+      to,
+      afterMs: before === undefined ? NaN : Date.parse(set.timeOf[before]!),
+      beforeMs: after === undefined ? NaN : Date.parse(set.timeOf[after]!),
+      lostFrom: `between ${before === undefined ? "the start" : set.files[set.fileOf[before]!]} and ${after === undefined ? "the end" : set.files[set.fileOf[after]!]}`,
+    };
+  });
 }
