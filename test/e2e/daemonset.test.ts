@@ -8,13 +8,16 @@
 // own (127.x.y.z, free for this run) and the metrics port is on the host.
 import assert from "node:assert/strict";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import { parse as parseYaml } from "yaml";
 import type { CriAdmin, PodSandboxSpec } from "../support/cri-admin.js";
+import { INTAIL_SCHEMA } from "../support/slow-reader.js";
 import { sharedPlugin } from "../support/harness.js";
 import { repoFile } from "../support/repo.js";
 import { loadConfig } from "../../host/config/index.js";
@@ -166,20 +169,36 @@ describe("the DaemonSet on a real containerd: cri-logrotate's container as the k
     assert.match(node.configMaps.get("fluent-bit-config")!["fluent-bit.yaml"]!, new RegExp(`wasm_path: ${IMAGE_WASM_PATH}`));
   });
 
-  test("beside busy pods, it rotates each log that passes the ConfigMap's containerLogMaxSize", async () => {
+  test("beside busy pods, it rotates past containerLogMaxSize, compresses what Fluent Bit read, holds the rest", async () => {
     writers = [await burstWriter("burst-a", 1), await burstWriter("burst-b", 2)];
+    const [a, b] = writers.map((w) => dirname(w.logPath)) as [string, string];
+    // Files the kubelet rotated before the hand-over (root's, 0640, as the runtime makes them) and the
+    // in_tail DB of a Fluent Bit that read burst-a's to the end: those may be compressed, burst-b's not.
+    plantRotated(a, "0.log.20250101-000000");
+    plantRotated(a, "0.log.20250101-000001");
+    plantRotated(b, "0.log.20250101-000000");
+    plantRotated(b, "0.log.20250101-000000.tmp"); // left by an interrupted compression: removed whatever was read
+    const criDir = (hostDir: string) => containerd!.criLogRoot + hostDir.slice(containerd!.logRoot.length);
+    writeInTailDb([a].flatMap((dir) => ["0.log.20250101-000000", "0.log.20250101-000001"].map((n) => ({ hostPath: join(dir, n), name: `${criDir(dir)}/${n}` }))));
+
     shim0 = await timed("attempt 0 start", () => startFromManifest(shimManifest(), 0));
     const log = new ContainerJsonLog(join(pod.logDirectory, SHIM, "0.log"));
     await log.waitFor((e) => e.msg === "serving metrics", "serving metrics", 60_000);
     for (const w of writers) {
       await timed(`rotation of ${w.id.slice(0, 8)}`, () => log.waitFor((e) => e.msg === "rotated container log" && e.containerId === w.id, `a rotation of ${w.id}`, 180_000));
     }
-    for (const w of writers) {
-      const { rotated, live } = await listLogFiles(dirname(w.logPath));
-      assert.equal(live, true);
-      assert.equal(rotated.length, 1, `one rotation of ${w.logPath}: ${rotated.join(", ")}`);
-      assert.ok(statSync(join(dirname(w.logPath), rotated[0]!)).size >= maxSize, "the rotated file holds the burst");
+    const stamp = /^0\.log\.\d{8}-\d{6}$/;
+    const aFiles = (await listLogFiles(a)).all;
+    assert.deepEqual(aFiles.filter((n) => !stamp.test(n) || n.startsWith("0.log.2025")), ["0.log", "0.log.20250101-000000.gz", "0.log.20250101-000001.gz"]);
+    const bFiles = (await listLogFiles(b)).all;
+    assert.deepEqual(bFiles.filter((n) => !stamp.test(n) || n.startsWith("0.log.2025")), ["0.log", "0.log.20250101-000000"], "unread: held, not compressed");
+    for (const [dir, files] of [[a, aFiles], [b, bFiles]] as const) {
+      const fresh = files.filter((n) => stamp.test(n) && !n.startsWith("0.log.2025"));
+      assert.equal(fresh.length, 1, `one rotation in ${dir}: ${files.join(", ")}`);
+      assert.ok(statSync(join(dir, fresh[0]!)).size >= maxSize, "the rotated file holds the burst");
     }
+    // gzip kept the mode of the file it replaced (chmod of a file the shim owns needs no capability).
+    assert.equal(statSync(join(a, "0.log.20250101-000000.gz")).mode & 0o7777, 0o640);
     // No step failed: uid 0 without any capability may do all it does.
     assert.deepEqual(log.entries().filter((e) => e.level === "error" || e.level === "warn"), []);
   });
@@ -202,6 +221,9 @@ describe("the DaemonSet on a real containerd: cri-logrotate's container as the k
     assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     const text = await res.text();
     assert.ok(metricValue(text, "cri_logrotate_rotations_total") >= writers.length, text);
+    assert.equal(metricValue(text, "cri_logrotate_compressions_total"), 2);
+    assert.equal(metricValue(text, 'cri_logrotate_removals_total{reason="unused-tmp"}'), 1);
+    assert.ok(metricValue(text, "cri_logrotate_held_files") >= 1);
     assert.equal(metricValue(text, "cri_logrotate_runtime_up"), 1);
     for (const [series, v] of metricSeries(text, "cri_logrotate_errors_total")) assert.equal(v, 0, series);
     assert.equal(metricSeries(text, "cri_logrotate_unread_bytes_dropped_total").length, 3, "a 0 series per limit");
@@ -254,6 +276,29 @@ describe("the DaemonSet on a real containerd: cri-logrotate's container as the k
   });
 
   // ---- helpers ----
+
+  function plantRotated(dir: string, name: string): void {
+    const lines = Array.from({ length: 50 }, (_, i) => `2025-01-01T00:00:00.000000000Z stdout F before the hand-over ${i}\n`).join("");
+    writeFileSync(join(dir, name), lines, { mode: 0o640 });
+  }
+
+  /** Fluent Bit's in_tail DB as Fluent Bit would leave it: each file read to its end, by the path it sees. */
+  function writeInTailDb(files: { hostPath: string; name: string }[]): void {
+    const cm = node.configMaps.get("cri-logrotate-config")!;
+    const dbPath = (parseYaml(cm["config.yaml"]!) as { progress: { inTailDb: string } }).progress.inTailDb;
+    assert.equal(dirname(dbPath), "/var/lib/fluent-bit", "the DB is in the fluent-bit-state hostPath");
+    const db = new Database(join(node.localPath(node.hostPaths["/var/lib/fluent-bit"]!), basename(dbPath)));
+    try {
+      db.exec(INTAIL_SCHEMA);
+      const insert = db.prepare("INSERT INTO in_tail_files (name, offset, inode, created, rotated) VALUES (?, ?, ?, ?, 1)");
+      for (const f of files) {
+        const st = statSync(f.hostPath);
+        insert.run(f.name, st.size, st.ino, Math.floor(Date.now() / 1000));
+      }
+    } finally {
+      db.close();
+    }
+  }
 
   async function waitForExit(id: string, timeoutMs: number) {
     const deadline = Date.now() + timeoutMs;
@@ -327,7 +372,8 @@ function procStatus(pid: number): Record<string, string> {
 
 /** Every series of a metric family in the text format: [series, value]. */
 function metricSeries(text: string, name: string): [string, number][] {
-  return [...text.matchAll(new RegExp(`^(${name}(?:\\{[^}]*\\})?) (\\S+)$`, "gm"))].map((m) => [m[1]!, Number(m[2])]);
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return [...text.matchAll(new RegExp(`^(${escaped}(?:\\{[^}]*\\})?) (\\S+)$`, "gm"))].map((m) => [m[1]!, Number(m[2])]);
 }
 
 function metricValue(text: string, name: string): number {
