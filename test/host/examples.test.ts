@@ -3,7 +3,7 @@
 // configs, the filter's config and the shim's config agree on the paths and keys that tie them together.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../../host/config/index.js";
@@ -212,4 +212,24 @@ test("Containerfile: the package on Node.js 20, the module where Fluent Bit load
   assert.deepEqual(stage.entrypoint, ["/usr/local/bin/cri-logrotate"]);
   assert.deepEqual(stage.cmd, ["run", "--config", "/etc/cri-logrotate/config.yaml"]);
   assert.equal(stage.user, "0:0");
+});
+
+test("the systemd unit runs the command npm install -g puts in /usr/local/bin, with the lock's directory and no capability", () => {
+  const unit = read("systemd/cri-logrotate.service");
+  const keys = new Map<string, string>();
+  for (const line of unit.split("\n")) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (m) keys.set(m[1]!, m[2]!);
+  }
+  const pkg = JSON.parse(readFileSync(repoFile("package.json"), "utf8"));
+  assert.deepEqual(Object.keys(pkg.bin), ["cri-logrotate"]);
+  assert.equal(keys.get("ExecStart"), "/usr/local/bin/cri-logrotate run --config /etc/cri-logrotate/config.yaml");
+  const config = loadShimConfig(read("cri-logrotate/config.yaml"));
+  assert.equal(`/run/${keys.get("RuntimeDirectory")}`, dirname(config.lockFile));
+  assert.equal(`/var/lib/${keys.get("StateDirectory")}`, dirname(config.progress.fluentBitProgressFile!));
+  assert.equal(keys.get("User"), "root");
+  assert.equal(keys.get("CapabilityBoundingSet"), "");
+  assert.equal(keys.get("NoNewPrivileges"), "yes");
+  // The paths its comments tell the operator to copy from are in the package.
+  for (const m of unit.matchAll(/\/usr\/local\/lib\/node_modules\/cri-logrotate\/(\S+)/g)) assert.ok(existsSync(repoFile(m[1]!)), m[1]);
 });
