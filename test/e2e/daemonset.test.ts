@@ -108,7 +108,7 @@ describe("the DaemonSet on a real containerd: cri-logrotate's container as the k
     await mkdir(logDirectory, { recursive: true });
     pod = { podId: await cri.runPodSandbox(spec), logDirectory, spec, containers: [] };
     pods.push(pod);
-  });
+  }, { timeout: 20 * 60_000 }); // without an install of this tarball cached, npm compiles better-sqlite3
 
   after(async () => {
     try {

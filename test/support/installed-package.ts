@@ -13,8 +13,8 @@ import { repoFile } from "./repo.js";
 
 const run = promisify(execFile);
 
-/** What the install command adds to `npm install -g <tarball>`: a prefix of its own, the local cache first. */
-export const INSTALL_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund"] as const;
+/** What the tests add to the documented `npm install -g <tarball>`: besides --prefix, the local cache first. */
+export const INSTALL_FLAGS = ["--prefer-offline"] as const;
 /** better-sqlite3 builds its native module in an install script; npm 11 asks for it to be allowed. */
 export const ALLOW_SCRIPTS = "--allow-scripts=better-sqlite3";
 
