@@ -188,10 +188,15 @@ describe("the DaemonSet on a real containerd: cri-logrotate's container as the k
       await timed(`rotation of ${w.id.slice(0, 8)}`, () => log.waitFor((e) => e.msg === "rotated container log" && e.containerId === w.id, `a rotation of ${w.id}`, 180_000));
     }
     const stamp = /^0\.log\.\d{8}-\d{6}$/;
-    const aFiles = (await listLogFiles(a)).all;
-    assert.deepEqual(aFiles.filter((n) => !stamp.test(n) || n.startsWith("0.log.2025")), ["0.log", "0.log.20250101-000000.gz", "0.log.20250101-000001.gz"]);
+    const planted = (files: string[]) => files.filter((n) => !stamp.test(n) || n.startsWith("0.log.2025"));
+    // Compression may finish after the rotation (it never holds a rotation up): wait for the listing.
+    const aFiles = await eventually(async () => {
+      const files = (await listLogFiles(a)).all;
+      assert.deepEqual(planted(files), ["0.log", "0.log.20250101-000000.gz", "0.log.20250101-000001.gz"]);
+      return files;
+    }, 60_000);
     const bFiles = (await listLogFiles(b)).all;
-    assert.deepEqual(bFiles.filter((n) => !stamp.test(n) || n.startsWith("0.log.2025")), ["0.log", "0.log.20250101-000000"], "unread: held, not compressed");
+    assert.deepEqual(planted(bFiles), ["0.log", "0.log.20250101-000000"], "unread: held, not compressed");
     for (const [dir, files] of [[a, aFiles], [b, bFiles]] as const) {
       const fresh = files.filter((n) => stamp.test(n) && !n.startsWith("0.log.2025"));
       assert.equal(fresh.length, 1, `one rotation in ${dir}: ${files.join(", ")}`);
@@ -395,6 +400,19 @@ async function freeLoopbackAddress(port: number): Promise<string> {
     if (free) return address;
   }
   throw new Error(`no free loopback address for port ${port}`);
+}
+
+/** Retries `check` until it passes or `timeoutMs` is over (then its last failure is thrown). */
+async function eventually<T>(check: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(250);
+    }
+  }
 }
 
 function sha256(b: Buffer): string {
