@@ -5,7 +5,8 @@ import { ConfigError } from "./errors.js";
 import { createShim, type Shim } from "./daemon.js";
 import { acquireLock, type Lock } from "./lock.js";
 import { createLogger, type Logger } from "./log.js";
-import { startMetricsServer } from "./metrics.js";
+import { createMetrics, currentValue } from "./metrics.js";
+import { startMetricsServer } from "./metrics-server.js";
 import { packageVersion } from "./assets.js";
 import { showPath } from "./paths.js";
 import { loadPlugin } from "./plugin/index.js";
@@ -111,7 +112,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   let shim: Shim;
   try {
     const progress = createProgressAttacher(config, logger);
-    shim = await createShim({ config, plugin, logger, progress });
+    // Only the daemon serves metrics; it also reports the process and Node.js runtime.
+    const metrics = command === "run" ? createMetrics({ processMetrics: true }) : undefined;
+    shim = await createShim({ config, plugin, logger, progress, metrics });
   } catch (err) {
     io.stderr.write(`cri-logrotate: ${(err as Error).message}\n`);
     return 1;
@@ -189,8 +192,8 @@ async function runDaemon(shim: Shim, config: Config, logger: Logger, io: Io): Pr
   let server;
   try {
     if (config.metricsAddress !== "") {
-      server = await startMetricsServer(config.metricsAddress, shim.metrics, () => {
-        const up = shim.metrics.runtimeUp.get() === 1;
+      server = await startMetricsServer(config.metricsAddress, shim.metrics.registry, async () => {
+        const up = (await currentValue(shim.metrics.runtimeUp)) === 1;
         return { ok: up, detail: up ? "ok" : "container runtime unreachable" };
       });
       logger.info("serving metrics", { address: `${server.address}:${server.port}` });

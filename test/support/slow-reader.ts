@@ -539,7 +539,7 @@ export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadRe
   const { loadFluentBitFilter } = await import("./fluentbit-harness.js");
   const { systemClock } = await import("../../host/clock.js");
   const { realFs } = await import("../../host/fs.js");
-  const { createMetrics } = await import("../../host/metrics.js");
+  const { createMetrics, currentValue } = await import("../../host/metrics.js");
   const { metricsObserver } = await import("../../host/daemon.js");
   const { ShipperProgress } = await import("../../host/progress/attacher.js");
   const { FilterFileSource } = await import("../../host/progress/filter-file.js");
@@ -692,6 +692,7 @@ export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadRe
     }
     const sum = (f: (s: DirStats) => number) => dirs.reduce((a, d) => a + f(reader.stats(d)), 0);
     const lost = containers.reduce((a, c) => a + c.lost, 0);
+    const droppedMetricBytes = (await Promise.all(LIMIT_REASONS.map((reason) => currentValue(metrics.unreadBytesDropped, { reason })))).reduce((a, b) => a + b, 0);
     return {
       mode: o.mode,
       limited: progress !== undefined && o.limits !== undefined && Object.values(o.limits).some((v) => v !== undefined),
@@ -709,7 +710,7 @@ export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadRe
       heldPeakBytes,
       forcedDrops,
       droppedUnreadBytes: forcedDrops.reduce((a, d) => a + d.unreadBytes, 0),
-      droppedMetricBytes: LIMIT_REASONS.reduce((a, reason) => a + metrics.unreadBytesDropped.get({ reason }), 0),
+      droppedMetricBytes,
       unreportedLostLines,
       dropWarnings: h.logger.find({ level: "warn", msg: "gave up unread log bytes" }).length,
       reader: {
