@@ -110,7 +110,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const logger = createLogger({ stream: io.stderr, level: config.logLevel });
   let shim: Shim;
   try {
-    const progress = createProgressAttacher(config, logger);
+    const progress = createProgressAttacher(config, plugin, logger);
     shim = await createShim({ config, plugin, logger, progress });
   } catch (err) {
     io.stderr.write(`cri-logrotate: ${(err as Error).message}\n`);

@@ -13,6 +13,20 @@ export interface FileInfo {
   mtimeMs: number;
   mode: number; // permission bits
   inode: number;
+  /** st_dev (exact as a number: device numbers are far below 2^53). */
+  dev?: number;
+  /** Birth time where the filesystem records it (statx); undefined elsewhere. */
+  birthtimeMs?: number;
+}
+
+/** What fstat says about an open file, exactly: st_dev and st_ino as Vector writes them (u64). */
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  dev: bigint;
+  ino: bigint;
+  /** Birth time where the filesystem records it (statx); undefined elsewhere. */
+  birthtimeMs?: number;
 }
 
 export interface DirEntry extends FileInfo {
@@ -34,6 +48,13 @@ export interface Fs {
   /** fsync a directory so a rename in it survives a crash. */
   syncDir(dir: FsPath): Promise<void>;
   readFile(path: FsPath): Promise<Buffer>;
+  /**
+   * Up to `length` bytes at `position` of a regular file (fewer at its end), with the descriptor's fstat.
+   * Never follows a final symlink and never blocks on a FIFO or device: the open is O_NOFOLLOW|O_NONBLOCK
+   * and anything fstat does not call a regular file fails with code ENOTREG. For files other programs own
+   * (log files, shipper position files), which a misconfiguration could make a FIFO.
+   */
+  readRange(path: FsPath, position: number, length: number): Promise<{ bytes: Buffer; stat: FileStat }>;
 }
 
 function kindOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(): boolean }): EntryKindName {
@@ -44,7 +65,9 @@ function kindOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(
 }
 
 function infoOf(st: import("node:fs").Stats): FileInfo {
-  return { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, inode: st.ino };
+  const info: FileInfo = { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, inode: st.ino, dev: st.dev };
+  if (st.birthtimeMs > 0) info.birthtimeMs = st.birthtimeMs;
+  return info;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -140,4 +163,24 @@ export const realFs: Fs = {
   },
 
   readFile: (path) => fsp.readFile(path),
+
+  async readRange(path, position, length) {
+    const handle = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = await handle.stat({ bigint: true });
+      if (!st.isFile()) throw Object.assign(new Error(`${String(path)} is not a regular file`), { code: "ENOTREG" });
+      const bytes = Buffer.allocUnsafe(Math.max(0, length));
+      let got = 0;
+      while (got < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, got, bytes.length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const born = st.birthtimeNs > 0n ? Number(st.birthtimeNs / 1_000_000n) : undefined;
+      const stat: FileStat = { size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n), dev: st.dev, ino: st.ino, ...(born !== undefined ? { birthtimeMs: born } : {}) };
+      return { bytes: bytes.subarray(0, got), stat };
+    } finally {
+      await handle.close();
+    }
+  },
 };

@@ -1,6 +1,7 @@
 // The rules as the host sees them: typed calls into cri-logrotate.wasm.
 import { decodeI64, decodeNameList, decodePlanResponse, encodeListRequest, encodeValidateRequest, planRequestBound, writePlanRequest } from "./codec.js";
-import type { ConfigCheck, ContainerPlan, ContainerSnapshot, ListEntry, Plugin, Policy } from "./types.js";
+import { decodeCreditResponse, encodeCreditRequest } from "./credit-codec.js";
+import type { ConfigCheck, ContainerPlan, ContainerSnapshot, CreditRequest, FileCredit, ListEntry, Plugin, Policy } from "./types.js";
 import { WasmModule, expectOk } from "./wasm.js";
 import { ABI_VERSION } from "./status.js";
 import { PluginError } from "../errors.js";
@@ -35,6 +36,11 @@ export class WasmPlugin implements Plugin {
 
   listLogs(logName: Buffer, entries: ListEntry[]): Buffer[] {
     return decodeNameList(expectOk("crl_list_logs", this.wasm.call("crl_list_logs", encodeListRequest(logName, entries))));
+  }
+
+  creditProgress(request: CreditRequest): FileCredit[] {
+    const payload = expectOk("crl_credit_progress", this.wasm.call("crl_credit_progress", encodeCreditRequest(request)));
+    return decodeCreditResponse(payload, request.files.length);
   }
 }
 

@@ -32,3 +32,7 @@ export const ABI_VERSION = 1;
 export const MAGIC_PLAN = 0x504c5243; // "CRLP"
 export const MAGIC_VALIDATE = 0x564c5243; // "CRLV"
 export const MAGIC_LIST = 0x4c4c5243; // "CRLL"
+export const MAGIC_CREDIT = 0x434c5243; // "CRLC"
+/** Limits of crl_credit_progress (assembly/abi/status.ts). */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_FINGERPRINT_BYTES = 4096;

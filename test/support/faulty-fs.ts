@@ -154,6 +154,10 @@ export class FaultyFs implements Fs {
   readFile(path: FsPath) {
     return this.call("readFile", path, () => this.inner.readFile(path));
   }
+
+  readRange(path: FsPath, position: number, length: number) {
+    return this.call("readRange", path, () => this.inner.readRange(path, position, length));
+  }
 }
 
 function failingStream(real: WriteStream, fault: Fault): WriteStream {
