@@ -14,6 +14,9 @@ import type { Outcome } from "../executor.js";
 import { FileFacts } from "./facts.js";
 import { FilterFileSource } from "./filter-file.js";
 import { InTailDbSource } from "./intail-db.js";
+import { FluentdPosFileSource } from "./fluentd-pos-file.js";
+import { PositionsYamlSource } from "./positions-yaml.js";
+import { VectorCheckpointsSource } from "./vector-checkpoints.js";
 import { ProgressSourceError } from "../errors.js";
 import type { ProgressClaim, ProgressSource } from "./types.js";
 
@@ -267,11 +270,15 @@ function messageFor(key: string): string {
 }
 
 /** The sources the config names, in a fixed order. */
-export function configuredSources(config: Config, _fs: Fs = realFs): ProgressSource[] {
+export function configuredSources(config: Config, fs: Fs = realFs): ProgressSource[] {
   const p = config.progress;
   const sources: ProgressSource[] = [];
   if (p.fluentBitProgressFile) sources.push(new FilterFileSource(p.fluentBitProgressFile));
   if (p.inTailDb) sources.push(new InTailDbSource(p.inTailDb));
+  if (p.vectorCheckpoints) sources.push(new VectorCheckpointsSource(p.vectorCheckpoints, fs));
+  if (p.fluentdPosFile) sources.push(new FluentdPosFileSource(p.fluentdPosFile, fs));
+  if (p.promtailPositions) sources.push(new PositionsYamlSource("promtail", p.promtailPositions, fs));
+  if (p.alloyPositions) sources.push(new PositionsYamlSource("alloy", p.alloyPositions, fs));
   return sources;
 }
 
