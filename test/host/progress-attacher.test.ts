@@ -133,3 +133,23 @@ describe("ShipperProgress.refresh logs each failure once", () => {
     assert.equal(logger.find({ level: "warn" })[0]!.fields.code, "PROGRESS_SOURCE_FAILED");
   });
 });
+
+describe("path observations kept across passes", () => {
+  test("a long run keeps its beginning: forty syncs after the reader moved on, the rotated file is still credited", async () => {
+    const c = await container("d");
+    const source = new ScriptedSource();
+    const p = new ShipperProgress({ sources: [source], plugin: sharedPlugin(), logger: new MemoryLogger() });
+    p.rotated("c1", c.location, { kind: "rotate", rotatedPath: Buffer.from(`${c.livePath}.20240102-020000`), inode: 1, size: 1 } as unknown as Extract<Outcome, { kind: "rotate" }>, 1_000_000);
+    rotate(p, c, 2_000_000);
+    const seen = (offset: number, takenAtMs: number): ProgressReport => ({ claims: [{ kind: "path", shipper: "promtail", path: Buffer.from(c.livePath), offset, takenAtMs }], errors: [] });
+    const passes: ProgressReport[] = [seen(9000, 1_003_000), seen(0, 1_013_000)]; // the previous file, then this one from 0
+    for (let i = 1; i <= 40; i++) passes.push(seen(Math.min(8, i), 1_013_000 + i * 10_000)); // up to 8 (the size), all before the rename
+    for (const r of passes) {
+      source.next = r;
+      await p.refresh();
+      await p.refresh(); // the same snapshot read twice is one observation
+    }
+    const rotated = (await p.attach("c1", c.location, c.entries)).find((f) => f.name.toString().endsWith("030405"))!;
+    assert.equal(rotated.readOffset, 8);
+  });
+});
