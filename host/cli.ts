@@ -52,6 +52,7 @@ Flags (a YAML file given with --config sets the same keys; flags win; see docs/c
   --fluentd-pos-file <file>                shipper-aware: fluentd in_tail's pos_file
   --promtail-positions <file>              shipper-aware: Promtail's positions.yaml
   --alloy-positions <file>                 shipper-aware: an Alloy loki.source.file positions.yml
+  --otel-file-storage <file>               shipper-aware: the collector's file_storage file of a filelog receiver
   --max-unread-bytes-per-container <q>     shipper-aware: unread bytes a container may hold back
   --hold-timeout <dur>                     shipper-aware: longest time an unread file is held
   --log-root-budget <quantity>             shipper-aware: bytes the whole log root may use

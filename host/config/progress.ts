@@ -17,6 +17,8 @@ export interface ProgressConfig {
   promtailPositions?: string;
   /** A Grafana Alloy loki.source.file component's positions.yml. */
   alloyPositions?: string;
+  /** The OpenTelemetry Collector's file_storage file of a filelog receiver (receiver_filelog_<name>). */
+  otelFileStorage?: string;
   /** Bytes not yet shipped that one container may hold back before they are dropped anyway. */
   maxUnreadBytesPerContainer?: number;
   /** How long an unread rotated file may be held before it is compressed/removed anyway. */
@@ -33,6 +35,7 @@ export const PROGRESS_KEYS = {
   fluentdPosFile: "fluentd-pos-file",
   promtailPositions: "promtail-positions",
   alloyPositions: "alloy-positions",
+  otelFileStorage: "otel-file-storage",
   maxUnreadBytesPerContainer: "max-unread-bytes-per-container",
   holdTimeout: "hold-timeout",
   logRootBudget: "log-root-budget",
@@ -53,6 +56,8 @@ export function readProgressConfig(setting: (key: ProgressKey) => Sourced | unde
   if (promtail) progress.promtailPositions = asAbsolutePath(promtail, "Promtail's positions.yaml");
   const alloy = setting("alloyPositions");
   if (alloy) progress.alloyPositions = asAbsolutePath(alloy, "the positions.yml of an Alloy loki.source.file component");
+  const otel = setting("otelFileStorage");
+  if (otel) progress.otelFileStorage = asAbsolutePath(otel, "the collector's file_storage file, e.g. /var/lib/otelcol/file_storage/receiver_filelog_");
   const unread = setting("maxUnreadBytesPerContainer");
   if (unread) progress.maxUnreadBytesPerContainer = asQuantity(unread, plugin);
   const hold = setting("holdTimeout");

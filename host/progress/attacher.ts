@@ -17,6 +17,7 @@ import { InTailDbSource } from "./intail-db.js";
 import { FluentdPosFileSource } from "./fluentd-pos-file.js";
 import { PositionsYamlSource } from "./positions-yaml.js";
 import { VectorCheckpointsSource } from "./vector-checkpoints.js";
+import { OtelFileStorageSource } from "./otel-file-storage.js";
 import { ProgressSourceError } from "../errors.js";
 import type { ProgressClaim, ProgressSource } from "./types.js";
 
@@ -279,6 +280,8 @@ export function configuredSources(config: Config, fs: Fs = realFs): ProgressSour
   if (p.fluentdPosFile) sources.push(new FluentdPosFileSource(p.fluentdPosFile, fs));
   if (p.promtailPositions) sources.push(new PositionsYamlSource("promtail", p.promtailPositions, fs));
   if (p.alloyPositions) sources.push(new PositionsYamlSource("alloy", p.alloyPositions, fs));
+  // Its claims are first-bytes claims of the shape in ./types.ts (the source declares the same types).
+  if (p.otelFileStorage) sources.push(new OtelFileStorageSource({ path: p.otelFileStorage }));
   return sources;
 }
 

@@ -67,6 +67,7 @@ progress:
   fluentdPosFile: /var/log/fluentd-containers.log.pos
   promtailPositions: /run/promtail/positions.yaml
   alloyPositions: /var/lib/alloy/data/loki.source.file.pods/positions.yml
+  otelFileStorage: /var/lib/otelcol/file_storage/receiver_filelog_
   maxUnreadBytesPerContainer: 64Mi
   holdTimeout: 1h
   logRootBudget: 2Gi
@@ -95,6 +96,7 @@ progress:
       fluentdPosFile: "/var/log/fluentd-containers.log.pos",
       promtailPositions: "/run/promtail/positions.yaml",
       alloyPositions: "/var/lib/alloy/data/loki.source.file.pods/positions.yml",
+      otelFileStorage: "/var/lib/otelcol/file_storage/receiver_filelog_",
       maxUnreadBytesPerContainer: 64 * 1024 * 1024,
       holdTimeoutSeconds: 3600,
       logRootBudget: 2 * 1024 ** 3,
@@ -161,7 +163,7 @@ const invalid: Record<string, [string[], string | undefined, string | RegExp]> =
   // Ours.
   "unknown key (typo)": [[], "containerLogMaxFile: 3", /^unknown key "containerLogMaxFile" in config file "\/etc\/crl.yaml"; known keys: containerLogMaxSize, containerLogMaxFiles, .*progress$/],
   "unknown key, wrong case": [[], "logroot: /x", /unknown key "logroot" .*\(did you mean "logRoot"\?\)/],
-  "unknown progress key": [[], "progress:\n  holdTimeoutSeconds: 10", /unknown key "holdTimeoutSeconds" in the progress section .*known keys: fluentBitProgressFile, inTailDb, vectorCheckpoints, fluentdPosFile, promtailPositions, alloyPositions, maxUnreadBytesPerContainer, holdTimeout, logRootBudget/],
+  "unknown progress key": [[], "progress:\n  holdTimeoutSeconds: 10", /unknown key "holdTimeoutSeconds" in the progress section .*known keys: fluentBitProgressFile, inTailDb, vectorCheckpoints, fluentdPosFile, promtailPositions, alloyPositions, otelFileStorage, maxUnreadBytesPerContainer, holdTimeout, logRootBudget/],
   "unknown flag": [["--container-log-max-fils", "3"], undefined, /Unknown option '--container-log-max-fils'.*--help/],
   "maxFiles as a string in yaml": [[], 'containerLogMaxFiles: "5"', 'containerLogMaxFiles in config file "/etc/crl.yaml" must be an integer, got string "5"'],
   "maxFiles not an integer": [[], "containerLogMaxFiles: 2.5", /must be an integer, got number 2.5/],

@@ -171,9 +171,11 @@ const shipperExamples: Record<string, () => void> = {
     const collector = parse(read("otel-collector/collector.yaml"));
     assert.deepEqual(collector.receivers.filelog.include, ["/var/log/pods/*/*/*.log*"]);
     assert.equal(collector.receivers.filelog.storage, "file_storage");
-    // No source for the collector yet: the shim runs with the kubelet's behaviour (the file says so).
-    assert.deepEqual(loadShimConfig(read("otel-collector/cri-logrotate.yaml")).progress, {});
-    assert.match(read("otel-collector/cri-logrotate.yaml"), /NOT YET USABLE AS A SOURCE/);
+    const directory = collector.extensions.file_storage.directory;
+    assert.ok(collector.service.extensions.includes("file_storage"));
+    // The receiver is unnamed ("filelog"): its file is receiver_filelog_ with the trailing underscore.
+    assert.ok("filelog" in collector.receivers);
+    assert.equal(loadShimConfig(read("otel-collector/cri-logrotate.yaml")).progress.otelFileStorage, `${directory}/receiver_filelog_`);
   },
   alloy: () => {
     const alloy = read("alloy/config.alloy");

@@ -14,6 +14,7 @@ import { MemoryLogger } from "../support/memory-logger.js";
 import {
   FLUENTD_UNWATCHED,
   alloyPositionsYaml,
+  otelKnownFiles,
   criLine,
   fluentdPosLine,
   promtailPositionsYaml,
@@ -29,6 +30,8 @@ import { FluentdPosFileSource } from "../../host/progress/fluentd-pos-file.js";
 import { InTailDbSource } from "../../host/progress/intail-db.js";
 import { PositionsYamlSource } from "../../host/progress/positions-yaml.js";
 import { VectorCheckpointsSource } from "../../host/progress/vector-checkpoints.js";
+import { OtelFileStorageSource } from "../../host/progress/otel-file-storage.js";
+import { bucket, writeBolt } from "../support/bbolt-writer.js";
 import type { ProgressSource } from "../../host/progress/types.js";
 import type { Outcome } from "../../host/executor.js";
 import type { Config } from "../../host/config/index.js";
@@ -143,6 +146,11 @@ const vector = (s: Scene, fs: Fs) => [new VectorCheckpointsSource(join(s.state, 
 const fluentd = (s: Scene, fs: Fs) => [new FluentdPosFileSource(join(s.state, "containers.log.pos"), fs)];
 const promtail = (s: Scene, fs: Fs) => [new PositionsYamlSource("promtail", join(s.state, "positions.yaml"), fs)];
 const alloy = (s: Scene, fs: Fs) => [new PositionsYamlSource("alloy", join(s.state, "positions.yml"), fs)];
+const otel = (s: Scene) => [new OtelFileStorageSource({ path: join(s.state, "receiver_filelog_") })];
+/** The collector's file_storage: a bbolt file, bucket "default", key file_input.knownFiles. */
+const knownFiles = (...files: { firstBytes: Buffer; offset: number }[]) => ({
+  files: { receiver_filelog_: writeBolt({ versions: [{ txid: 3, root: bucket([["default", bucket([["file_input.knownFiles", otelKnownFiles(files)]])]]) }] }).bytes },
+});
 
 const checkpoints = (...c: VectorCheckpoint[]) => ({ files: { "checkpoints.json": vectorCheckpointsJson(c) } });
 const crc = (s: Scene, position: number, modifiedMs = NOW): VectorCheckpoint => ({ fingerprint: { first_lines_checksum: vectorFingerprint(s.older.content) }, position, modifiedMs });
@@ -262,6 +270,14 @@ const cases: Record<string, Case> = {
     sources: alloy, snapshots: () => [{ files: { "positions.yml": alloyPositionsYaml([{ path: "cursor-loki.source.journal.x", labels: "{}", offset: "s=96c0;i=25557" }]) }, mtimeMs: T1 - 1000 }], want: "hold",
   },
 
+  // --- the OpenTelemetry Collector: the file's first bytes (up to 1000) are its fingerprint
+  "otel: the first bytes read to the end → compress": { sources: otel, snapshots: (s) => [knownFiles({ firstBytes: s.older.content.subarray(0, 1000), offset: s.older.size })], want: "compress" },
+  "otel: one byte short → hold": { sources: otel, snapshots: (s) => [knownFiles({ firstBytes: s.older.content.subarray(0, 1000), offset: s.older.size - 1 })], want: "hold" },
+  "otel: a fingerprint taken while the file held 10 bytes is a prefix of every file here → hold": {
+    sources: otel, snapshots: (s) => [knownFiles({ firstBytes: s.older.content.subarray(0, 10), offset: s.older.size })], want: "hold",
+  },
+  "otel: no storage file yet → hold": { sources: otel, snapshots: () => [{ files: {} }], want: "hold" },
+
   // --- Fluent Bit, through the same path, and several sources at once
   "fluent-bit-db: the row renamed by in_tail, at the end → compress": {
     sources: (s) => [new InTailDbSource(join(s.state, "tail.db"))],
@@ -349,12 +365,13 @@ describe("without a source", () => {
         fluentdPosFile: "/d",
         promtailPositions: "/e",
         alloyPositions: "/f",
+        otelFileStorage: "/g/receiver_filelog_",
       },
     } as Config;
     const attacher = createProgressAttacher(config, plugin, new MemoryLogger());
     assert.ok(attacher);
     const names = (attacher as unknown as { o: { sources: ProgressSource[] } }).o.sources.map((s) => s.name.split(" ")[0]);
-    assert.deepEqual(names, ["progress.fluentBitProgressFile", "progress.inTailDb", "progress.vectorCheckpoints", "progress.fluentdPosFile", "progress.promtailPositions", "progress.alloyPositions"]);
+    assert.deepEqual(names, ["progress.fluentBitProgressFile", "progress.inTailDb", "progress.vectorCheckpoints", "progress.fluentdPosFile", "progress.promtailPositions", "progress.alloyPositions", "otel-file-storage"]);
   });
 });
 

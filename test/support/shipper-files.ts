@@ -70,3 +70,21 @@ export function alloyPositionsYaml(entries: { path: string; labels: string; offs
 export function criLine(ms: number, text: string): string {
   return `${new Date(ms).toISOString().replace("Z", "000000Z")} stdout F ${text}\n`;
 }
+
+/**
+ * The OpenTelemetry Collector's file_input.knownFiles value: what checkpoint.SaveKey writes with a Go
+ * json.Encoder, the count and then one reader.Metadata per file, each followed by "\n".
+ */
+export function otelKnownFiles(files: { firstBytes: Buffer; offset: number }[]): Buffer {
+  const meta = (f: { firstBytes: Buffer; offset: number }) => ({
+    Fingerprint: { first_bytes: f.firstBytes.toString("base64") },
+    Offset: f.offset,
+    RecordNum: 1,
+    FileAttributes: { "log.file.name": "0.log" },
+    HeaderFinalized: false,
+    FlushState: { LastDataChange: "2026-01-02T03:04:06.000000001Z", LastDataLength: 0 },
+    TokenLenState: { MinimumLength: 0 },
+    FileType: "",
+  });
+  return Buffer.from([files.length, ...files.map(meta)].map((v) => JSON.stringify(v).replace(/[<>&]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n").join(""));
+}
