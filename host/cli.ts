@@ -49,6 +49,11 @@ Flags (a YAML file given with --config sets the same keys; flags win; see docs/c
   --log-level <debug|info|warn|error>      least severe log line written (default ${DEFAULTS.logLevel})
   --fluent-bit-progress-file <file>        shipper-aware: the progress file the Fluent Bit filter writes
   --in-tail-db <file>                      shipper-aware: Fluent Bit's in_tail SQLite DB
+  --vector-checkpoints <file>              shipper-aware: Vector's checkpoints.json
+  --fluentd-pos-file <file>                shipper-aware: fluentd in_tail's pos_file
+  --promtail-positions <file>              shipper-aware: Promtail's positions.yaml
+  --alloy-positions <file>                 shipper-aware: an Alloy loki.source.file positions.yml
+  --otel-file-storage <file>               shipper-aware: the collector's file_storage file of a filelog receiver
   --max-unread-bytes-per-container <q>     shipper-aware: unread bytes a container may hold back
   --hold-timeout <dur>                     shipper-aware: longest time an unread file is held
   --log-root-budget <quantity>             shipper-aware: bytes the whole log root may use
@@ -111,7 +116,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const logger = createLogger({ stream: io.stderr, level: config.logLevel });
   let shim: Shim;
   try {
-    const progress = createProgressAttacher(config, logger);
+    const progress = createProgressAttacher(config, plugin, logger);
     // Only the daemon serves metrics; it also reports the process and Node.js runtime.
     const metrics = command === "run" ? createMetrics({ processMetrics: true }) : undefined;
     shim = await createShim({ config, plugin, logger, progress, metrics });

@@ -15,6 +15,20 @@ export interface FileInfo {
   mtimeMs: number;
   mode: number; // permission bits
   inode: number;
+  /** st_dev (exact as a number: device numbers are far below 2^53). */
+  dev?: number;
+  /** Birth time where the filesystem records it (statx); undefined elsewhere. */
+  birthtimeMs?: number;
+}
+
+/** What fstat says about an open file, exactly: st_dev and st_ino as Vector writes them (u64). */
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  dev: bigint;
+  ino: bigint;
+  /** Birth time where the filesystem records it (statx); undefined elsewhere. */
+  birthtimeMs?: number;
 }
 
 export interface DirEntry extends FileInfo {
@@ -53,13 +67,17 @@ export interface Fs {
   remove(path: FsPath, missingOk?: boolean): Promise<void>;
   /** Opens a regular file for reading (no symlink followed, never blocks on a FIFO). */
   openRead(path: FsPath): Promise<ReadHandle>;
-  /** Reads up to `length` bytes at `position` of a regular file (short at its end), opened as openRead does. */
-  readAt(path: FsPath, position: number, length: number): Promise<Buffer>;
   /** Creates a new file with `mode` (fails with EEXIST if it exists; never through a symlink). */
   createExclusive(path: FsPath, mode: number): Promise<WriteHandle>;
   /** fsync a directory so a rename or link in it survives a crash. */
   syncDir(dir: FsPath): Promise<void>;
   readFile(path: FsPath): Promise<Buffer>;
+  /**
+   * Up to `length` bytes at `position` of a regular file (fewer at its end), with the descriptor's fstat.
+   * Opened as openRead does (no symlink followed, never blocks; not a regular file: code ENOTREG). For
+   * gzip trailers and files other programs own (shipper position files).
+   */
+  readRange(path: FsPath, position: number, length: number): Promise<{ bytes: Buffer; stat: FileStat }>;
   /** Watches one directory (inotify); throws when the kernel refuses (e.g. out of watches). */
   watch(dir: FsPath, listener: WatchListener, onError: (err: Error) => void): DirWatch;
 }
@@ -72,7 +90,9 @@ function kindOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(
 }
 
 function infoOf(st: import("node:fs").Stats): FileInfo {
-  return { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, inode: st.ino };
+  const info: FileInfo = { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, inode: st.ino, dev: st.dev };
+  if (st.birthtimeMs > 0) info.birthtimeMs = st.birthtimeMs;
+  return info;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -92,16 +112,22 @@ export function isExists(err: unknown): boolean {
 }
 
 /** Opens a regular file read-only without following a symlink and without blocking; checks it on the fd. */
-async function openRegular(path: FsPath): Promise<{ handle: fsp.FileHandle; info: FileInfo }> {
+async function openRegular(path: FsPath): Promise<{ handle: fsp.FileHandle; st: import("node:fs").BigIntStats }> {
   const handle = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    const st = await handle.stat();
+    const st = await handle.stat({ bigint: true });
     if (!st.isFile()) throw Object.assign(new Error(`${String(path)} is not a regular file`), { code: "ENOTREG" });
-    return { handle, info: infoOf(st) };
+    return { handle, st };
   } catch (err) {
     await handle.close();
     throw err;
   }
+}
+
+function fileStatOf(st: import("node:fs").BigIntStats): FileStat {
+  const stat: FileStat = { size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n), dev: st.dev, ino: st.ino };
+  if (st.birthtimeNs > 0n) stat.birthtimeMs = Number(st.birthtimeNs / 1_000_000n);
+  return stat;
 }
 
 export const realFs: Fs = {
@@ -140,20 +166,11 @@ export const realFs: Fs = {
   },
 
   async openRead(path) {
-    const { handle, info } = await openRegular(path);
+    const { handle, st } = await openRegular(path);
+    const info: FileInfo = { kind: "file", size: Number(st.size), mtimeMs: Number(st.mtimeNs) / 1e6, mode: Number(st.mode) & 0o7777, inode: Number(st.ino), dev: Number(st.dev) };
+    if (st.birthtimeNs > 0n) info.birthtimeMs = Number(st.birthtimeNs) / 1e6;
     // 1 MiB reads: gzip is fed in big slices (the 64 KiB default costs ~30% in stream overhead).
     return { stream: handle.createReadStream({ autoClose: true, highWaterMark: READ_CHUNK }), info };
-  },
-
-  async readAt(path, position, length) {
-    const { handle } = await openRegular(path);
-    try {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(buf, 0, length, position);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
   },
 
   async createExclusive(path, mode) {
@@ -191,6 +208,22 @@ export const realFs: Fs = {
   },
 
   readFile: (path) => fsp.readFile(path),
+
+  async readRange(path, position, length) {
+    const { handle, st } = await openRegular(path);
+    try {
+      const bytes = Buffer.allocUnsafe(Math.max(0, length));
+      let got = 0;
+      while (got < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, got, bytes.length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return { bytes: bytes.subarray(0, got), stat: fileStatOf(st) };
+    } finally {
+      await handle.close();
+    }
+  },
 
   watch(dir, listener, onError) {
     const w = fsWatch(dir, { encoding: "buffer", persistent: false }, (event, name) => listener(event as "rename" | "change", name ?? null));

@@ -1,7 +1,7 @@
 // The wire encoding (docs/abi.md): a bounds-checked little-endian reader over a request in linear
 // memory, and a growable writer for responses. Nothing here traps on bad input: the reader records the
 // first failure (sticky) and returns zero values from then on, so decoders stay straight-line.
-import { Status, MAX_NAME_BYTES } from "./status";
+import { Status, ABI_VERSION, MAX_NAME_BYTES, MAX_REQUEST_BYTES } from "./status";
 import { bytesToDisplay, isPlainName } from "../rules/bytes";
 import { Detail } from "../rules/types";
 
@@ -9,6 +9,24 @@ import { Detail } from "../rules/types";
 export function inMemory(ptr: usize, len: usize): bool {
   const end = <u64>ptr + <u64>len;
   return end <= (<u64>memory.size() << 16);
+}
+
+/**
+ * The checks every entry makes before reading: 0 when [ptr, ptr+len) lies in memory and within the size
+ * limit, else the error response to return.
+ */
+export function requestProblem(ptr: usize, len: usize): usize {
+  if (!inMemory(ptr, len)) return respondError(Status.BadPointer, "request [" + ptr.toString() + ", +" + len.toString() + ") is outside linear memory");
+  if (len > MAX_REQUEST_BYTES) return respondError(Status.TooLarge, "request is " + len.toString() + " bytes, the limit is " + MAX_REQUEST_BYTES.toString());
+  return 0;
+}
+
+/** Reads the magic and ABI version every framed request starts with, failing the reader on a mismatch. */
+export function readHeader(r: Reader, magic: u32, entry: string): void {
+  const m = r.u32("magic");
+  if (r.ok && m != magic) r.fail(Status.BadMagic, entry + ": request does not start with this entry's magic");
+  const v = r.i32("abi version");
+  if (r.ok && v != ABI_VERSION) r.fail(Status.BadVersion, entry + ": request is ABI version " + v.toString() + ", this module speaks " + ABI_VERSION.toString());
 }
 
 export class Reader {

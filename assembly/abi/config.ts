@@ -1,7 +1,6 @@
 // The wire format of crl_parse_quantity and crl_validate_config (docs/abi.md).
 import { Status, MAGIC_VALIDATE } from "./status";
-import { Reader, Writer, respondError } from "./codec";
-import { header } from "./plan";
+import { Reader, Writer, readHeader, respondError } from "./codec";
 import { parseQuantity } from "../rules/quantity";
 import { validateConfig } from "../rules/config";
 
@@ -17,7 +16,7 @@ export function respondParseQuantity(ptr: usize, len: usize): usize {
 
 export function respondValidateConfig(ptr: usize, len: usize): usize {
   const r = new Reader(ptr, len);
-  header(r, MAGIC_VALIDATE, "validate_config");
+  readHeader(r, MAGIC_VALIDATE, "validate_config");
   const maxSize = r.bytes("containerLogMaxSize");
   const maxFiles = r.i32("containerLogMaxFiles");
   const maxWorkers = r.i32("containerLogMaxWorkers");

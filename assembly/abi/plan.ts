@@ -2,8 +2,8 @@
 // crl_rotated_name, crl_check_growth. Decoders check everything before the rules see anything; a problem
 // with one container rejects that container only (its plan says why) — one odd container never stops the
 // node. Only a request whose structure is broken (it ends early, a count it cannot hold) fails whole.
-import { Status, ABI_VERSION, ContainerOutcome, MAGIC_GROWTH, MAGIC_LIST, MAGIC_NAME, MAGIC_PLAN, MAX_CONTAINERS, MAX_ENTRIES, MAX_NAME_BYTES } from "./status";
-import { Reader, Writer, nameProblemAt, respondError, uninitialized } from "./codec";
+import { Status, ContainerOutcome, MAGIC_GROWTH, MAGIC_LIST, MAGIC_NAME, MAGIC_PLAN, MAX_CONTAINERS, MAX_ENTRIES, MAX_NAME_BYTES } from "./status";
+import { Reader, Writer, nameProblemAt, readHeader, respondError, uninitialized } from "./codec";
 import { Action, ContainerPlan, ContainerSnapshot, FileEntry, NO_LIMIT, Name, Policy } from "../rules/types";
 import { needsPlan, planBatch } from "../rules/plan";
 import { containerEntries, listLogs } from "../rules/prune";
@@ -19,13 +19,6 @@ const MIN_ENTRY_BYTES: u32 = 4 + 1 + 1 + 8 * 7;
 /** id length + logName length + liveOnly + entry count */
 const MIN_CONTAINER_BYTES: u32 = 4 + 4 + 1 + 4;
 const MAX_KIND: u8 = 3;
-
-export function header(r: Reader, magic: u32, entry: string): void {
-  const m = r.u32("magic");
-  if (r.ok && m != magic) r.fail(Status.BadMagic, entry + ": request does not start with this entry's magic");
-  const v = r.i32("abi version");
-  if (r.ok && v != ABI_VERSION) r.fail(Status.BadVersion, entry + ": request is ABI version " + v.toString() + ", this module speaks " + ABI_VERSION.toString());
-}
 
 function limit(r: Reader, what: string): i64 {
   const v = r.i64(what);
@@ -205,7 +198,7 @@ export function respondPlanBatch(ptr: usize, len: usize): usize {
   const data = copyRequest(ptr, len);
   const base = changetype<usize>(data);
   const r = new Reader(base, len);
-  header(r, MAGIC_PLAN, "plan_batch");
+  readHeader(r, MAGIC_PLAN, "plan_batch");
   const policy = decodePolicy(r);
   const now = r.i64("now");
   const n = <i32>r.count("container count", MAX_CONTAINERS, MIN_CONTAINER_BYTES);
@@ -297,7 +290,7 @@ export function respondListLogs(ptr: usize, len: usize): usize {
   const data = copyRequest(ptr, len);
   const base = changetype<usize>(data);
   const r = new Reader(base, len);
-  header(r, MAGIC_LIST, "list_logs");
+  readHeader(r, MAGIC_LIST, "list_logs");
   const p = new Problem();
   const logLen = checkName(r, base, "logName", p);
   if (r.ok && !p.ok) r.fail(p.status, p.message);
@@ -318,7 +311,7 @@ export function respondRotatedName(ptr: usize, len: usize): usize {
   const data = copyRequest(ptr, len);
   const base = changetype<usize>(data);
   const r = new Reader(base, len);
-  header(r, MAGIC_NAME, "rotated_name");
+  readHeader(r, MAGIC_NAME, "rotated_name");
   const p = new Problem();
   const logLen = checkName(r, base, "logName", p);
   if (r.ok && !p.ok) r.fail(p.status, p.message);
@@ -340,7 +333,7 @@ const GROWTH_SAMPLE_BYTES: u32 = 8 * 4;
 
 export function respondCheckGrowth(ptr: usize, len: usize): usize {
   const r = new Reader(ptr, len);
-  header(r, MAGIC_GROWTH, "check_growth");
+  readHeader(r, MAGIC_GROWTH, "check_growth");
   const policy = new Policy();
   policy.maxSize = r.i64("maxSize");
   const maxWaitMs = r.i64("maxWaitMs");

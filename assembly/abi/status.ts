@@ -38,3 +38,13 @@ export const MAX_CONTAINERS: u32 = 65536;
 export const MAX_ENTRIES: u32 = 65536;
 export const MAX_NAME_BYTES: u32 = 4096;
 export const MAX_REQUEST_BYTES: usize = 256 << 20;
+
+// crl_credit_progress (assembly/abi/credit.ts).
+export const MAGIC_CREDIT: u32 = 0x434c5243; // "CRLC"
+export const MAX_CREDIT_FILES: u32 = 65536;
+export const MAX_ROTATIONS: u32 = 65536;
+export const MAX_CLAIMS: u32 = 1 << 20;
+/** A path (not a name: it holds '/'): Linux's PATH_MAX. */
+export const MAX_PATH_BYTES: u32 = 4096;
+/** A first-bytes fingerprint (the OpenTelemetry collector's default is 1000 bytes). */
+export const MAX_FINGERPRINT_BYTES: u32 = 4096;

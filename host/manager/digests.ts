@@ -45,7 +45,7 @@ export class DigestCache {
     if (known) return known;
     let d: Digest;
     try {
-      const t = gz.size >= 18 ? await this.fs.readAt(path, gz.size - TRAILER_BYTES, TRAILER_BYTES) : Buffer.alloc(0);
+      const t = gz.size >= 18 ? (await this.fs.readRange(path, gz.size - TRAILER_BYTES, TRAILER_BYTES)).bytes : Buffer.alloc(0);
       d = t.length === TRAILER_BYTES ? { crc32: t.readUInt32LE(0), isize: t.readUInt32LE(4) } : { crc32: DIGEST_UNAVAILABLE, isize: DIGEST_UNAVAILABLE };
     } catch {
       d = { crc32: DIGEST_UNAVAILABLE, isize: DIGEST_UNAVAILABLE };

@@ -200,8 +200,15 @@ export class LogManager {
       await this.compressor.idle();
       report.outcomes.push(...compressed);
     }
+    this.countProgressFailures();
     this.observer.passFinished((this.o.clock.now() - started) / 1000, report.watched);
     return report;
+  }
+
+  /** errors_total{progress}: the failures the attacher met since it was last asked (it logged them). */
+  private countProgressFailures(): void {
+    const n = this.o.progress?.takeFailures() ?? 0;
+    for (let i = 0; i < n; i++) this.observer.error("progress");
   }
 
   /** The dry run: what a pass would do and why. Calls the runtime, touches no file. */
@@ -234,6 +241,7 @@ export class LogManager {
         this.observer.error("progress");
         logger.warn("failed to read the shipper's progress; holding files as unread", { err });
       }
+      this.countProgressFailures();
     }
     // Show the rules the live logs; list the directories they ask for. Under a logRootBudget every file of
     // every container counts, so every directory is listed up front.

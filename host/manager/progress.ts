@@ -11,4 +11,10 @@ export interface ProgressAttacher {
   attach(containerId: string, location: LogLocation, entries: DirEntry[]): Promise<FileEntry[]>;
   /** Told about every rotation the executor did, so progress under the old name can be matched. */
   rotated(containerId: string, location: LogLocation, outcome: Extract<Outcome, { kind: "rotate" }>, atMs: number): void;
+  /**
+   * How many failures (a source unreadable, a file's head unreadable, the rules refusing a request) there
+   * were since the last call. The attacher logs them (once per distinct failure); the manager counts each
+   * in cri_logrotate_errors_total{kind="progress"}.
+   */
+  takeFailures(): number;
 }

@@ -14,7 +14,8 @@ import {
   planRequestBound,
   writePlanRequest,
 } from "./codec.js";
-import type { ConfigCheck, ContainerPlan, ContainerSnapshot, FileEntry, GrowthDecision, GrowthSample, Plugin, Policy } from "./types.js";
+import type { ConfigCheck, ContainerPlan, ContainerSnapshot, CreditRequest, FileCredit, FileEntry, GrowthDecision, GrowthSample, Plugin, Policy } from "./types.js";
+import { decodeCreditResponse, encodeCreditRequest } from "./credit-codec.js";
 import { WasmModule, expectOk } from "./wasm.js";
 import { ABI_VERSION, MAX_REQUEST_BYTES } from "./status.js";
 import { PluginError } from "../errors.js";
@@ -93,6 +94,11 @@ export class WasmPlugin implements Plugin {
     if (samples.length === 0) return [];
     const res = this.wasm.call("crl_check_growth", encodeGrowthRequest(samples, maxSize, maxWaitMs));
     return decodeGrowthResponse(expectOk("crl_check_growth", res), samples.length);
+  }
+
+  creditProgress(request: CreditRequest): FileCredit[] {
+    const payload = expectOk("crl_credit_progress", this.wasm.call("crl_credit_progress", encodeCreditRequest(request)));
+    return decodeCreditResponse(payload, request.files.length);
   }
 }
 

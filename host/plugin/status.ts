@@ -40,3 +40,7 @@ export const ContainerOutcome = { PLANNED: 0, NEEDS_LISTING: 1, REJECTED: 2 } as
 
 /** Mirrors the request limits of assembly/abi/status.ts: the host splits batches to stay within them. */
 export const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
+export const MAGIC_CREDIT = 0x434c5243; // "CRLC"
+/** Limits of crl_credit_progress (assembly/abi/status.ts). */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_FINGERPRINT_BYTES = 4096;

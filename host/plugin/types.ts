@@ -1,5 +1,6 @@
 // The typed face of cri-logrotate.wasm. host/plugin/ is the only host code that knows the wire format
 // (docs/abi.md); everything else speaks these types.
+import type { ProgressClaim, ShipperName } from "../progress/types.js";
 
 export type EntryKindName = "file" | "symlink" | "directory" | "other";
 export type ActionKindName = "remove" | "compress" | "rotate" | "recover" | "hold" | "verify" | "report";
@@ -98,6 +99,71 @@ export interface ConfigCheck {
   containerLogMonitorIntervalMs: number;
 }
 
+/** One of a container's files, as the host found it (through Fs), for crl_credit_progress. */
+export interface CreditFile {
+  path: Buffer;
+  live: boolean;
+  /** st_dev and st_ino, exact (bigint): Vector writes them as u64. */
+  dev?: bigint;
+  inode: bigint;
+  size: number;
+  /** Start of the last complete line (rotated files); undefined = unknown. */
+  lastLineStart?: number;
+  /** CRC-64/ECMA-182 of the first line including its '\n', only when complete (as Vector computes it). */
+  firstLineCrc64?: bigint;
+  /** The file's first bytes, as many as a first-bytes claim needs; undefined = unknown. */
+  firstBytes?: Buffer;
+  /** Unix ms by which the file existed: its birth time; undefined = unknown. */
+  bornMs?: number;
+}
+
+/** One rotation the host did: inode `inode` at livePath was renamed to rotatedPath at rotatedAtMs. */
+export interface CreditRotation {
+  livePath: Buffer;
+  inode: bigint;
+  rotatedPath: Buffer;
+  /** Unix ms, taken after the rename and before the runtime reopened the live path. */
+  rotatedAtMs: number;
+  /** Unix ms from which this inode lived at livePath; undefined = the previous rotation of that path. */
+  liveSinceMs?: number;
+}
+
+export interface CreditRequest {
+  files: CreditFile[];
+  history: CreditRotation[];
+  claims: ProgressClaim[];
+}
+
+export type CreditOrigin =
+  | "none"
+  | "inode-path"
+  | "inode-former-path"
+  | "generation-rotated-path"
+  | "generation-at-rename"
+  | "generation-live-path"
+  | "dev-inode"
+  | "first-line-crc64"
+  | "first-bytes"
+  | "path-rotated-path"
+  | "path-before-rename"
+  | "path-live";
+
+/** What the rules credit one file with: the two inputs of the plan's isFullyRead. */
+export interface FileCredit {
+  /** How far the shipper has read; undefined = unknown (nothing credited). */
+  readOffset?: number;
+  /**
+   * readOffset is the START of a line (the Fluent Bit filter's Offset_Key): then the plan compares it
+   * with the file's lastLineStart. Otherwise it is past the last byte read, and comparing it with
+   * lastLineStart would credit an unread last line.
+   */
+  lineStart: boolean;
+  origin: CreditOrigin;
+  shipper?: ShipperName;
+  /** Why, in a sentence (dry run, logs). */
+  detail: string;
+}
+
 /** The rules, as the host sees them. */
 export interface Plugin {
   abiVersion(): number;
@@ -111,4 +177,6 @@ export interface Plugin {
   /** The name to rename the live log to at `now` (unix seconds), given every entry of its directory. */
   rotatedName(logName: Buffer, entries: FileEntry[], now: number): Buffer;
   checkGrowth(samples: GrowthSample[], maxSize: number, maxWaitMs: number): GrowthDecision[];
+  /** Which shipper claims credit which file: one FileCredit per request file, in order. */
+  creditProgress(request: CreditRequest): FileCredit[];
 }

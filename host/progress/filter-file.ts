@@ -3,8 +3,7 @@
 // a file that does not parse anyway is reported as an error naming the path and line, and none of it
 // is credited.
 import { readFile } from "node:fs/promises";
-import { type FilterGeneration, type FilterProgress, type ProgressReport, type ProgressSource } from "./types.js";
-import { silentLogger, type Logger } from "../log.js";
+import type { FilterGeneration, FilterProgress, ProgressClaim, ProgressReport, ProgressSource } from "./types.js";
 import { ProgressSourceError } from "../errors.js";
 
 export const PROGRESS_MAGIC = "cri-logrotate-progress";
@@ -69,13 +68,41 @@ export function parseProgressFile(text: string, file: string): FilterProgress {
   return { file, recordsSeen, errors, sec, paths };
 }
 
-/** The filter's progress file as a ProgressSource. */
+/**
+ * The generations as claims. Format v1 carries whole seconds: a first record time of `firstSec` means
+ * somewhere in [firstSec, firstSec + 1) s, hence precisionMs 1000.
+ */
+export function generationClaims(p: FilterProgress): ProgressClaim[] {
+  const claims: ProgressClaim[] = [];
+  for (const [path, gens] of p.paths) {
+    const bytes = Buffer.from(path, "utf8");
+    for (const g of gens) {
+      claims.push({
+        kind: "generation",
+        shipper: "fluent-bit-filter",
+        path: bytes,
+        index: g.index,
+        firstOffset: g.firstOffset,
+        maxOffset: g.maxOffset,
+        records: g.records,
+        firstMs: g.firstSec * 1000,
+        lastMs: g.lastSec * 1000,
+        precisionMs: 1000,
+      });
+    }
+  }
+  return claims;
+}
+
+/** The filter's progress file as a ProgressSource. It reports what went wrong; the attacher logs. */
 export class FilterFileSource implements ProgressSource {
+  readonly name: string;
   constructor(
     private readonly file: string,
-    private readonly logger: Logger = silentLogger,
     private readonly read_: (file: string) => Promise<Buffer> = (f) => readFile(f),
-  ) {}
+  ) {
+    this.name = `progress.fluentBitProgressFile ${JSON.stringify(file)}`;
+  }
 
   async read(): Promise<ProgressReport> {
     let bytes: Buffer;
@@ -83,17 +110,14 @@ export class FilterFileSource implements ProgressSource {
       bytes = await this.read_(this.file);
     } catch (cause) {
       // Missing: the filter has not flushed yet (or is not deployed). Nothing read, nothing credited.
-      if ((cause as NodeJS.ErrnoException)?.code === "ENOENT") return { db: [], errors: [] };
-      const err = new ProgressSourceError("PROGRESS_FILE_READ", this.file, `failed to read progress file "${this.file}"`, { cause });
-      this.logger.warn(err.message, { path: this.file, code: err.code });
-      return { db: [], errors: [err] };
+      if ((cause as NodeJS.ErrnoException)?.code === "ENOENT") return { claims: [], errors: [] };
+      return { claims: [], errors: [new ProgressSourceError("PROGRESS_FILE_READ", this.file, `failed to read progress file "${this.file}"`, { cause })] };
     }
     try {
-      return { filter: parseProgressFile(bytes.toString("utf8"), this.file), db: [], errors: [] };
+      return { claims: generationClaims(parseProgressFile(bytes.toString("utf8"), this.file)), errors: [] };
     } catch (err) {
       if (!(err instanceof ProgressSourceError)) throw err;
-      this.logger.warn(err.message, { path: this.file, code: err.code });
-      return { db: [], errors: [err] };
+      return { claims: [], errors: [err] };
     }
   }
 }

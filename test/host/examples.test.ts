@@ -233,3 +233,48 @@ test("the systemd unit runs the command npm install -g puts in /usr/local/bin, w
   // The paths its comments tell the operator to copy from are in the package.
   for (const m of unit.matchAll(/\/usr\/local\/lib\/node_modules\/cri-logrotate\/(\S+)/g)) assert.ok(existsSync(repoFile(m[1]!)), m[1]);
 });
+
+// Each shipper's example and the shim's config beside it: the config loads, and the position file it
+// reads is the one the shipper's config writes.
+const shipperExamples: Record<string, () => void> = {
+  vector: () => {
+    const vector = parse(read("vector/vector.yaml"));
+    const [id, source] = Object.entries(vector.sources as Record<string, { type: string; exclude_paths_glob_patterns: string[]; fingerprint_lines: number; max_line_bytes: number }>)[0]!;
+    assert.equal(source.type, "kubernetes_logs");
+    assert.deepEqual(source.exclude_paths_glob_patterns, ["**/*.gz", "**/*.tmp"]);
+    assert.equal(source.fingerprint_lines, 1, "the shim fingerprints the first line");
+    assert.equal(source.max_line_bytes, 32768, "…up to 32 KiB");
+    assert.equal(loadShimConfig(read("vector/cri-logrotate.yaml")).progress.vectorCheckpoints, `${vector.data_dir}/${id}/checkpoints.json`);
+  },
+  fluentd: () => {
+    const conf = read("fluentd/fluent.conf");
+    const value = (key: string) => new RegExp(`^\\s*${key}\\s+(.+)$`, "m").exec(conf)?.[1]?.trim();
+    assert.equal(value("path"), "/var/log/pods/*/*/*.log*");
+    assert.equal(value("follow_inodes"), "true");
+    assert.match(value("exclude_path")!, /\*\.gz.*\*\.tmp/);
+    assert.equal(loadShimConfig(read("fluentd/cri-logrotate.yaml")).progress.fluentdPosFile, value("pos_file"));
+  },
+  "otel-collector": () => {
+    const collector = parse(read("otel-collector/collector.yaml"));
+    assert.deepEqual(collector.receivers.filelog.include, ["/var/log/pods/*/*/*.log*"]);
+    assert.equal(collector.receivers.filelog.storage, "file_storage");
+    const directory = collector.extensions.file_storage.directory;
+    assert.ok(collector.service.extensions.includes("file_storage"));
+    // The receiver is unnamed ("filelog"): its file is receiver_filelog_ with the trailing underscore.
+    assert.ok("filelog" in collector.receivers);
+    assert.equal(loadShimConfig(read("otel-collector/cri-logrotate.yaml")).progress.otelFileStorage, `${directory}/receiver_filelog_`);
+  },
+  alloy: () => {
+    const alloy = read("alloy/config.alloy");
+    const label = /loki\.source\.file "([^"]+)"/.exec(alloy)![1]!;
+    const storage = /--storage\.path=([^\s:]+)/.exec(alloy)![1]!;
+    assert.match(alloy, /"__path__" = "\/var\/log\/pods\/\*\/\*\/\*\.log"/, "the live logs only");
+    assert.equal(loadShimConfig(read("alloy/cri-logrotate.yaml")).progress.alloyPositions, `${storage}/loki.source.file.${label}/positions.yml`);
+  },
+  promtail: () => {
+    const promtail = parse(read("promtail/promtail.yaml"));
+    assert.equal(promtail.scrape_configs[0].static_configs[0].labels.__path__, "/var/log/pods/*/*/*.log", "the live logs only");
+    assert.equal(loadShimConfig(read("promtail/cri-logrotate.yaml")).progress.promtailPositions, promtail.positions.filename);
+  },
+};
+for (const [name, check] of Object.entries(shipperExamples)) test(`examples/${name}: the shipper's config and the shim's agree`, check);

@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inTailRecord, loadFluentBitFilter, type FluentBitFilter } from "../support/fluentbit-harness.js";
 import { parseProgressFile, FilterFileSource } from "../../host/progress/filter-file.js";
-import { MemoryLogger } from "../support/memory-logger.js";
 
 const TAG = "tail.app";
 const PROGRESS = "cri-logrotate-progress";
@@ -259,12 +258,15 @@ describe("FilterFileSource (host side of the progress file)", () => {
       f.filter(TAG, 9, 0, inTailRecord({ path: "/l/0.log", offset: 42, log: "x" }));
       const r = await new FilterFileSource(join(dir, PROGRESS)).read();
       assert.deepEqual(r.errors, []);
-      assert.deepEqual(r.filter?.paths.get("/l/0.log"), [{ index: 0, firstOffset: 42, maxOffset: 42, records: 1, firstSec: 9, lastSec: 9 }]);
+      // Format v1 carries whole seconds: the first record time is known to within 1000 ms.
+      assert.deepEqual(r.claims, [
+        { kind: "generation", shipper: "fluent-bit-filter", path: Buffer.from("/l/0.log"), index: 0, firstOffset: 42, maxOffset: 42, records: 1, firstMs: 9000, lastMs: 9000, precisionMs: 1000 },
+      ]);
     });
   });
 
   test("a missing file is an empty report", async () => {
-    assert.deepEqual(await new FilterFileSource("/nonexistent/cri-logrotate-progress").read(), { db: [], errors: [] });
+    assert.deepEqual(await new FilterFileSource("/nonexistent/cri-logrotate-progress").read(), { claims: [], errors: [] });
   });
 
   const corrupt: Record<string, { text: string; line: number }> = {
@@ -279,19 +281,18 @@ describe("FilterFileSource (host side of the progress file)", () => {
     "generations out of order": { text: "cri-logrotate-progress 1 1 0 7\n\"/a\" 1 1 1 1 7 7\n\"/a\" 0 1 1 1 7 7\n", line: 3 },
   };
   for (const [name, tc] of Object.entries(corrupt)) {
-    test(`corrupt: ${name} → error naming path and line, nothing credited`, async () => {
+    test(`corrupt: ${name} → error naming path and line, nothing claimed`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "crl-pf-"));
       try {
         const file = join(dir, PROGRESS);
         await writeFile(file, tc.text);
-        const logger = new MemoryLogger();
-        const r = await new FilterFileSource(file, logger).read();
-        const warnings = logger.find({ level: "warn" });
-        assert.equal(r.filter, undefined);
+        // The source reports, it does not log: the attacher decides what is logged (once).
+        const r = await new FilterFileSource(file).read();
+        assert.deepEqual(r.claims, []);
+        assert.equal(r.errors.length, 1);
         assert.equal(r.errors[0]?.code, "PROGRESS_FILE_CORRUPT");
         assert.equal(r.errors[0]?.path, file);
         assert.match(r.errors[0]!.message, new RegExp(`line ${tc.line}:`));
-        assert.equal(warnings.length, 1);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -8,10 +8,13 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Cri } from "../../host/cri/types.js";
-import { PathError } from "../../host/errors.js";
-import { startHarness, listing, writeFiles, type Harness } from "../support/harness.js";
+import { sharedPlugin, startHarness, listing, writeFiles, type Harness } from "../support/harness.js";
 import { FaultyFs } from "../support/faulty-fs.js";
 import type { RuntimeMethod } from "../fake-cri/index.js";
+import { PathError, ProgressSourceError } from "../../host/errors.js";
+import { nullObserver } from "../../host/manager/index.js";
+import { ShipperProgress } from "../../host/progress/attacher.js";
+import type { ProgressSource } from "../../host/progress/types.js";
 
 const TS = "20260102-030405"; // the harness's FakeClock, formatted as the kubelet does
 
@@ -429,4 +432,18 @@ test("stop() during a pass waits for the rotation in flight to finish", async (t
   const calls = h.runtime.calls.length;
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(h.runtime.calls.length, calls);
+});
+
+test("shipper progress failures are counted in errors_total{progress} every pass, though logged once", async (t) => {
+  const h = await harness(t);
+  const dir = join(h.logRoot, "pod");
+  writeFiles(dir, { "0.log": "x" });
+  h.runtime.addContainer({ id: "c1", name: "c1", state: "CONTAINER_RUNNING", logPath: join(dir, "0.log") });
+  const broken: ProgressSource = { name: "progress.inTailDb", read: async () => ({ claims: [], errors: [new ProgressSourceError("PROGRESS_DB_READ", "/db", "cannot read /db")] }) };
+  const progress = new ShipperProgress({ sources: [broken], plugin: sharedPlugin(), logger: h.logger });
+  const errors: string[] = [];
+  const observer = { ...nullObserver, error: (kind: string) => errors.push(kind) };
+  const manager = h.manager({ policy: { shipperAware: true }, progress, observer });
+  for (let pass = 0; pass < 3; pass++) await manager.runOnce();
+  assert.deepEqual(errors, ["progress", "progress", "progress"]);
 });

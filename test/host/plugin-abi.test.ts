@@ -7,6 +7,7 @@ import { WasmModule, defaultWasmPath, expectOk } from "../../host/plugin/wasm.js
 import { WasmPlugin } from "../../host/plugin/index.js";
 import { PluginError } from "../../host/errors.js";
 import { decodePlanResponse, encodeGrowthRequest, encodePlanRequest, encodeListRequest, encodeRotatedNameRequest, encodeValidateRequest } from "../../host/plugin/codec.js";
+import { encodeCreditRequest } from "../../host/plugin/credit-codec.js";
 import { statusName } from "../../host/plugin/status.js";
 import type { ContainerSnapshot, Policy } from "../../host/plugin/types.js";
 
@@ -28,7 +29,7 @@ test("module shape: a WASI reactor importing only wasi_snapshot_preview1, runtim
   assert.ok(imports.length > 0);
   for (const i of imports) assert.equal(i.module, "wasi_snapshot_preview1", `${i.module}.${i.name}`);
   const exports = WebAssembly.Module.exports(mod).map((e) => e.name);
-  for (const name of ["_initialize", "memory", "__new", "__pin", "__unpin", "__collect", "crl_abi_version", "crl_plan_batch", "crl_parse_quantity", "crl_validate_config", "crl_list_logs", "crl_rotated_name", "crl_check_growth"]) {
+  for (const name of ["_initialize", "memory", "__new", "__pin", "__unpin", "__collect", "crl_abi_version", "crl_plan_batch", "crl_parse_quantity", "crl_validate_config", "crl_list_logs", "crl_rotated_name", "crl_check_growth", "crl_credit_progress"]) {
     assert.ok(exports.includes(name), `exports ${name}`);
   }
   assert.ok(!exports.includes("_start"), "a reactor has no _start");
@@ -153,6 +154,73 @@ test("names travel as raw bytes: newline, space, '*', '[', invalid UTF-8", () =>
   assert.equal(rotate.name.toString("hex"), Buffer.concat([odd, Buffer.from(".20231114-221320")]).toString("hex"));
 });
 
+// A credit request with one of each: a rotation, a rotated and a live file, a claim of every kind.
+const creditRequest = () =>
+  encodeCreditRequest({
+    history: [{ livePath: Buffer.from("/p/0.log"), inode: 10n, rotatedPath: Buffer.from("/p/0.log.1"), rotatedAtMs: 2000, liveSinceMs: 1000 }],
+    files: [
+      { path: Buffer.from("/p/0.log.1"), live: false, dev: 1n, inode: 10n, size: 100, lastLineStart: 90, firstLineCrc64: 7n, firstBytes: Buffer.from("abcdefgh12"), bornMs: 500 },
+      { path: Buffer.from("/p/0.log"), live: true, inode: 11n, size: 5 },
+    ],
+    claims: [
+      { kind: "inode-name", shipper: "fluentd", inode: 10n, path: Buffer.from("/p/0.log"), offset: 100 },
+      { kind: "dev-inode", shipper: "vector", dev: 1n, inode: 10n, offset: 50, modifiedMs: 900 },
+      { kind: "first-line-crc64", shipper: "vector", checksum: (1n << 64n) - 1n, offset: 50 },
+      { kind: "first-bytes", shipper: "otel", firstBytes: Buffer.from("abcdefgh"), offset: 60 },
+      { kind: "path", shipper: "alloy", path: Buffer.from("/p/0.log"), offset: 70, takenAtMs: 1500 },
+      { kind: "generation", shipper: "fluent-bit-filter", path: Buffer.from("/p/0.log"), index: 0, firstOffset: 0, maxOffset: 90, records: 3, firstMs: 1200, lastMs: 1300, precisionMs: 1 },
+    ],
+  });
+
+// Offsets in that request: magic 0, version 4, rotation count 8, first rotation's livePath length 12.
+const creditMalformed: Record<string, { request: Buffer; status: string }> = {
+  "empty request": { request: Buffer.alloc(0), status: "TRUNCATED" },
+  "bad magic": { request: patchedCopy(creditRequest(), 0, [0x58]), status: "BAD_MAGIC" },
+  "other ABI version": { request: patchedCopy(creditRequest(), 4, [0x7f, 0, 0, 0]), status: "BAD_VERSION" },
+  "rotation count past the end": { request: patchedCopy(creditRequest(), 8, [0x10, 0, 0, 0]), status: "TRUNCATED" },
+  "rotation count past the limit": { request: patchedCopy(creditRequest(), 8, [0xff, 0xff, 0xff, 0x7f]), status: "TOO_LARGE" },
+  "path past the limit": { request: patchedCopy(creditRequest(), 12, [0x01, 0x20, 0, 0]), status: "TOO_LARGE" },
+  "path holds NUL": { request: patchedCopy(creditRequest(), 17, [0]), status: "BAD_NAME" },
+  "trailing byte": { request: Buffer.concat([creditRequest(), Buffer.from([0])]), status: "TRAILING_BYTES" },
+  "truncated inside a claim": { request: creditRequest().subarray(0, creditRequest().length - 5), status: "TRUNCATED" },
+  "unknown claim kind": { request: withLastClaimByte(0, 9), status: "BAD_VALUE" },
+  "unknown shipper": { request: withLastClaimByte(1, 0), status: "BAD_VALUE" },
+  "negative file size": {
+    request: encodeCreditRequest({ history: [], files: [{ path: Buffer.from("/a"), live: true, inode: 1n, size: -1 }], claims: [] }),
+    status: "BAD_VALUE",
+  },
+  "generation precision 0": {
+    request: encodeCreditRequest({ history: [], files: [], claims: [{ kind: "generation", shipper: "fluent-bit-filter", path: Buffer.from("/a"), index: 0, firstOffset: 0, maxOffset: 0, records: 0, firstMs: 0, lastMs: 0, precisionMs: 0 }] }),
+    status: "BAD_VALUE",
+  },
+};
+
+function patchedCopy(b: Buffer, offset: number, bytes: number[]): Buffer {
+  const c = Buffer.from(b);
+  bytes.forEach((v, i) => (c[offset + i] = v));
+  return c;
+}
+
+/** The request with a byte of its last claim (a generation: kind, shipper, path "/p/0.log", 4 i64) patched. */
+function withLastClaimByte(at: number, value: number): Buffer {
+  const b = creditRequest();
+  return patchedCopy(b, b.length - (2 + 4 + 8 + 4 * 8) + at, [value]);
+}
+
+for (const [name, tc] of Object.entries(creditMalformed)) {
+  test(`credit_progress rejects ${name} with ${tc.status}`, () => {
+    const res = wasm.call("crl_credit_progress", tc.request);
+    assert.equal(statusName(res.status), tc.status, res.payload.toString());
+    assert.ok(res.payload.length > 0, "an error says what is wrong");
+  });
+}
+
+test("credit_progress answers the valid request, one credit per file", () => {
+  const res = wasm.call("crl_credit_progress", creditRequest());
+  assert.equal(statusName(res.status), "OK", res.payload.toString());
+  assert.equal(statusName(wasm.rawCall("crl_credit_progress", 0x7fff_fff0, 64).status), "BAD_POINTER");
+});
+
 /** xorshift32: deterministic, so a failing fuzz case can be replayed from its seed. */
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
@@ -182,7 +250,7 @@ function mutate(base: Buffer, next: () => number): Buffer {
   }
 }
 
-test("fuzz: 9,000 random and mutated requests never trap and memory stays bounded", () => {
+test("fuzz: 10,500 random and mutated requests never trap and memory stays bounded", () => {
   const next = rng(0x5eed);
   const bases: Record<string, Buffer> = {
     crl_plan_batch: Buffer.from(encodePlanRequest([snapshot([Buffer.from("0.log.20240101-000000"), Buffer.from("0.log.20240101-000001.gz")]), snapshot([])], 1_700_000_000, { ...policy, shipperAware: true, logRootBudget: 100 })),
@@ -191,11 +259,12 @@ test("fuzz: 9,000 random and mutated requests never trap and memory stays bounde
     crl_check_growth: Buffer.from(encodeGrowthRequest([{ size: 5, atMs: 10, prevSize: 1, prevAtMs: 5 }, { size: 50, atMs: 10, prevSize: -1, prevAtMs: -1 }], 10, 1000)),
     crl_validate_config: Buffer.from(encodeValidateRequest({ containerLogMaxSize: "10Mi", containerLogMaxFiles: 5, containerLogMaxWorkers: 1, containerLogMonitorIntervalMs: 10_000 })),
     crl_parse_quantity: Buffer.from("1.5Gi"),
+    crl_credit_progress: creditRequest(),
   };
   const entries = Object.keys(bases);
   let pagesAfterWarmup = 0;
   const statuses = new Map<string, number>();
-  for (let i = 0; i < 9000; i++) {
+  for (let i = 0; i < 10_500; i++) {
     const entry = entries[i % entries.length]!;
     const request = mutate(bases[entry]!, next);
     const res = wasm.call(entry, request); // a trap would throw PLUGIN_TRAP

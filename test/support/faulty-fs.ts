@@ -136,9 +136,6 @@ export class FaultyFs implements Fs {
     return this.call("openRead", path, () => this.inner.openRead(path));
   }
 
-  readAt(path: FsPath, position: number, length: number) {
-    return this.call("readAt", path, () => this.inner.readAt(path, position, length));
-  }
 
   createExclusive(path: FsPath, mode: number) {
     return this.call("createExclusive", path, async () => {
@@ -161,6 +158,10 @@ export class FaultyFs implements Fs {
 
   readFile(path: FsPath) {
     return this.call("readFile", path, () => this.inner.readFile(path));
+  }
+
+  readRange(path: FsPath, position: number, length: number) {
+    return this.call("readRange", path, () => this.inner.readRange(path, position, length));
   }
 
   /** Watching is passed through (recorded, not faultable: its failures are the kernel's to give). */

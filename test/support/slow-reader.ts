@@ -535,7 +535,7 @@ function diskUsage(root: string): number {
 
 export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadResult> {
   // Imported here so the reader above stays usable without the host's manager and plugin.
-  const { startHarness } = await import("./harness.js");
+  const { startHarness, sharedPlugin } = await import("./harness.js");
   const { loadFluentBitFilter } = await import("./fluentbit-harness.js");
   const { systemClock } = await import("../../host/clock.js");
   const { realFs } = await import("../../host/fs.js");
@@ -621,9 +621,9 @@ export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadRe
     };
     const progress =
       o.mode === "filter"
-        ? new ShipperProgress([new FilterFileSource(join(progressDir, "cri-logrotate-progress"))], h.logger)
+        ? new ShipperProgress({ sources: [new FilterFileSource(join(progressDir, "cri-logrotate-progress"))], plugin: sharedPlugin(), logger: h.logger })
         : o.mode === "db"
-          ? new ShipperProgress([new InTailDbSource(dbPath)], h.logger)
+          ? new ShipperProgress({ sources: [new InTailDbSource(dbPath)], plugin: sharedPlugin(), logger: h.logger })
           : undefined;
     const manager = h.manager({
       clock: systemClock,
