@@ -9,7 +9,7 @@ import { createGzip } from "node:zlib";
 import type { Clock } from "./clock.js";
 import type { Cri } from "./cri/types.js";
 import { ExecError } from "./errors.js";
-import { isExists, joinPath, type DirEntry, type Fs } from "./fs.js";
+import { isExists, joinPath, type DirEntry, type FileInfo, type Fs } from "./fs.js";
 import { showPath } from "./paths.js";
 import type { Action, FileEntry } from "./plugin/types.js";
 
@@ -50,8 +50,13 @@ export interface Expected {
   size?: number;
 }
 
+/** What the rules are told of one directory entry (its lstat): mtime in whole seconds, as they compare it. */
+export function toFileEntry(name: Buffer, info: FileInfo): FileEntry {
+  return { name, kind: info.kind, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), inode: info.inode };
+}
+
 export function toFileEntries(entries: DirEntry[]): FileEntry[] {
-  return entries.map((e) => ({ name: e.name, kind: e.kind, size: e.size, mtime: Math.floor(e.mtimeMs / 1000), inode: e.inode }));
+  return entries.map((e) => toFileEntry(e.name, e));
 }
 
 export class Executor {

@@ -6,11 +6,11 @@
 // moment the rules say so — without waiting for compression, which runs in the background.
 import type { Clock } from "../clock.js";
 import type { Cri } from "../cri/types.js";
-import { Executor, type Outcome } from "../executor.js";
+import { Executor, toFileEntries, type Outcome } from "../executor.js";
 import { joinPath, type Fs } from "../fs.js";
 import type { Logger } from "../log.js";
 import { checkNoSymlinks, type LogLocation } from "../paths.js";
-import type { ContainerSnapshot, Plugin, Policy } from "../plugin/types.js";
+import type { ContainerSnapshot, FileEntry, Plugin, Policy } from "../plugin/types.js";
 import { Compressor } from "./compressor.js";
 import { DigestCache } from "./digests.js";
 import { Discovery, type Container } from "./discovery.js";
@@ -472,14 +472,7 @@ export class LogManager {
       const location = await this.locate(containerId);
       // Our own compressions there stop first, so that the listing below is what stays on disk.
       await this.compressor.cancelDir(location.dir);
-      const entries = (await this.o.fs.listDir(location.dir)).map((e) => ({
-        name: e.name,
-        kind: e.kind,
-        size: e.size,
-        mtime: Math.floor(e.mtimeMs / 1000),
-        inode: e.inode,
-        foreign: this.discovery.foreignNames(location.dir, containerId).some((n) => n.equals(e.name)),
-      }));
+      const entries = await this.directoryEntries(location, containerId);
       const removed: Buffer[] = [];
       const skipped: Buffer[] = [];
       for (const name of this.o.plugin.containerEntries(location.logName, entries)) {
@@ -500,15 +493,13 @@ export class LogManager {
   /** The kubelet's GetAllLogs: in-use rotated files oldest first, the live log last. */
   async getAllLogs(containerId: string): Promise<Buffer[]> {
     const location = await this.locate(containerId);
-    const foreign = this.discovery.foreignNames(location.dir, containerId);
-    const entries = (await this.o.fs.listDir(location.dir)).map((e) => ({
-      name: e.name,
-      kind: e.kind,
-      size: e.size,
-      mtime: Math.floor(e.mtimeMs / 1000),
-      inode: e.inode,
-      foreign: foreign.some((n) => n.equals(e.name)),
-    }));
+    const entries = await this.directoryEntries(location, containerId);
     return this.o.plugin.listLogs(location.logName, entries).map((n) => joinPath(location.dir, n));
+  }
+
+  /** Every entry of the container's directory, other running containers' live logs marked FOREIGN. */
+  private async directoryEntries(location: LogLocation, containerId: string): Promise<FileEntry[]> {
+    const foreign = this.discovery.foreignNames(location.dir, containerId);
+    return toFileEntries(await this.o.fs.listDir(location.dir)).map((e) => ({ ...e, foreign: foreign.some((n) => n.equals(e.name)) }));
   }
 }

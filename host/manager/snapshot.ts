@@ -2,7 +2,7 @@
 // "nothing to do" or "show me the directory"), or every entry of its directory with the facts the host
 // knows about each: another container's live log (foreign), in use by our own compression (busy), the
 // digests already read, and the shipper's progress.
-import { toFileEntries } from "../executor.js";
+import { toFileEntries, toFileEntry } from "../executor.js";
 import { joinPath, type Fs } from "../fs.js";
 import type { ContainerSnapshot, FileEntry } from "../plugin/types.js";
 import type { Compressor } from "./compressor.js";
@@ -24,7 +24,7 @@ export class Snapshots {
   /** The live log alone (none when it is missing: the rules then recover it). */
   async live(c: Container): Promise<ContainerSnapshot> {
     const info = await this.o.fs.lstat(joinPath(c.location.dir, c.location.logName));
-    const entries: FileEntry[] = info === null ? [] : [{ name: c.location.logName, kind: info.kind, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), inode: info.inode }];
+    const entries: FileEntry[] = info === null ? [] : [toFileEntry(c.location.logName, info)];
     return { id: c.id, logName: c.location.logName, entries, liveOnly: true };
   }
 

@@ -35,8 +35,8 @@ const ENTRY_BUSY = 2;
 const FLAG_COMPRESS = 1;
 const FLAG_SHIPPER_AWARE = 2;
 
-/** Appends fields to a Buffer it grows as needed. */
-class BufferWriter {
+/** Appends fields to a Buffer it grows as needed; every integer little-endian (docs/abi.md, "Conventions"). */
+export class BufferWriter {
   private buf: Buffer;
   private pos = 0;
   constructor(initial = 4096) {
@@ -70,6 +70,12 @@ class BufferWriter {
     const hi = Math.floor(v / TWO_32);
     this.buf.writeUInt32LE(v - hi * TWO_32, this.pos);
     this.buf.writeInt32LE(hi, this.pos + 4);
+    this.pos += 8;
+  }
+  /** Inodes, devices and checksums: the full unsigned 64 bits (a bigint; negative values wrap). */
+  u64(v: bigint): void {
+    this.reserve(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
     this.pos += 8;
   }
   bytes(b: Uint8Array): void {

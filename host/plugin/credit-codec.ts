@@ -2,7 +2,7 @@
 // is assembly/abi/credit.ts. The numbering of claim kinds, shippers and origins mirrors
 // assembly/rules/credit.ts.
 import { ABI_VERSION, MAGIC_CREDIT, MAX_FINGERPRINT_BYTES, MAX_PATH_BYTES } from "./status.js";
-import { BufferReader } from "./codec.js";
+import { BufferReader, BufferWriter } from "./codec.js";
 import { PluginError } from "../errors.js";
 import type { CreditOrigin, CreditRequest, FileCredit } from "./types.js";
 import type { ClaimKindName, ProgressClaim, ShipperName } from "../progress/types.js";
@@ -37,50 +37,6 @@ const FILE_LIVE = 1;
 const FILE_DEV_KNOWN = 2;
 const FILE_CRC_KNOWN = 4;
 const CREDIT_LINE_START = 1;
-const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
-
-/** Grows as needed; every integer little-endian (docs/abi.md, "Conventions"). */
-class Out {
-  private buf = Buffer.allocUnsafe(1024);
-  private pos = 0;
-  private reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.pos + n) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-  u8(v: number): void {
-    this.reserve(1);
-    this.buf[this.pos++] = v;
-  }
-  u32(v: number): void {
-    this.reserve(4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
-  }
-  i64(v: number): void {
-    if (!Number.isSafeInteger(v)) throw new RangeError(`${v} is not a safe integer`);
-    this.reserve(8);
-    this.buf.writeBigInt64LE(BigInt(v), this.pos);
-    this.pos += 8;
-  }
-  u64(v: bigint): void {
-    this.reserve(8);
-    this.buf.writeBigUInt64LE(U64(v), this.pos);
-    this.pos += 8;
-  }
-  bytes(b: Uint8Array): void {
-    this.u32(b.length);
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
-}
 
 /**
  * Whether a claim can travel: a path or fingerprint longer than the module accepts cannot be one of our
@@ -105,7 +61,7 @@ function shipperCode(s: ShipperName): number {
 }
 
 export function encodeCreditRequest(req: CreditRequest): Buffer {
-  const w = new Out();
+  const w = new BufferWriter();
   w.u32(MAGIC_CREDIT);
   w.u32(ABI_VERSION);
   w.u32(req.history.length);

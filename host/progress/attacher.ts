@@ -10,7 +10,7 @@ import type { Logger } from "../log.js";
 import type { ProgressAttacher } from "../manager/index.js";
 import type { LogLocation } from "../paths.js";
 import type { CreditFile, CreditRotation, FileCredit, FileEntry, Plugin } from "../plugin/types.js";
-import type { Outcome } from "../executor.js";
+import { toFileEntries, type Outcome } from "../executor.js";
 import { FileFacts } from "./facts.js";
 import { FilterFileSource } from "./filter-file.js";
 import { InTailDbSource } from "./intail-db.js";
@@ -182,7 +182,7 @@ export class ShipperProgress implements ProgressAttacher {
   async attach(containerId: string, location: LogLocation, entries: DirEntry[]): Promise<FileEntry[]> {
     const logName = location.logName;
     const rotatedPrefix = Buffer.concat([logName, Buffer.from(".")]);
-    const out: FileEntry[] = entries.map((e) => ({ name: e.name, kind: e.kind, size: e.size, mtime: Math.floor(e.mtimeMs / 1000) }));
+    const out: FileEntry[] = toFileEntries(entries);
     const files: CreditFile[] = [];
     const indexes: number[] = [];
     const want = { crc: this.index.needsCrc, firstBytes: this.index.firstBytesWanted };
