@@ -27,3 +27,23 @@ export const MAX_CONTAINERS: u32 = 65536;
 export const MAX_ENTRIES: u32 = 65536;
 export const MAX_NAME_BYTES: u32 = 4096;
 export const MAX_REQUEST_BYTES: usize = 256 << 20;
+
+/**
+ * What went wrong last in the Fluent Bit filter (crl_fluentbit_stats' lastStatus; docs/abi.md). Mirrored
+ * as FilterStatus in host/plugin/status.ts. 1–5 are the record scanner's RecordStatus values; a failed
+ * progress write is WriteFailed + the WASI errno.
+ */
+export const enum FilterStatus {
+  None = 0,
+  NotObject = 1,
+  Syntax = 2,
+  Truncated = 3,
+  TooDeep = 4,
+  TrailingBytes = 5,
+  OffsetNotInteger = 12,
+  OffsetOutOfRange = 13,
+  PathTooLong = 20,
+  RecordOutsideMemory = 30,
+  EmptyRecord = 31,
+  WriteFailed = 100,
+}

@@ -106,3 +106,30 @@ export function rotatedNameAfter(logName: Name, stamp: Uint8Array, greatest: Nam
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The length of the live log name a rotated name was made from: `name` is `<live>.<YYYYMMDD-HHMMSS>`
+ * followed by zero or more "1" (rotatedNameAfter's collision suffix), `<live>` not empty; -1 for any other
+ * name (a `.gz` or `.tmp` twin included). The Fluent Bit filter uses it to find where a rotated file was
+ * read before in_tail noticed the rename.
+ */
+export function liveNameLength(name: Uint8Array): i32 {
+  const n = name.length;
+  const STAMP = 16; // ".20060102-150405"
+  for (let ones = 0; n - STAMP - ones >= 1; ones++) {
+    if (ones > 0 && unchecked(name[n - ones]) != 0x31) return -1; // the tail must be all "1"
+    const p = n - STAMP - ones;
+    if (unchecked(name[p]) != 0x2e || unchecked(name[p + 9]) != 0x2d) continue;
+    let digits = true;
+    for (let i = 1; i < STAMP; i++) {
+      if (i == 9) continue;
+      const c = unchecked(name[p + i]);
+      if (c < 0x30 || c > 0x39) {
+        digits = false;
+        break;
+      }
+    }
+    if (digits) return p;
+  }
+  return -1;
+}

@@ -19,6 +19,11 @@ export interface FilterGeneration {
   /** Record times (unix seconds, the log line's own timestamp as Fluent Bit parsed it). */
   firstSec: number;
   lastSec: number;
+  /** The same in milliseconds: the true time lies in [firstMs, firstMs + precisionMs). */
+  firstMs?: number;
+  lastMs?: number;
+  /** 1 when the progress file carries nanoseconds (format 2), 1000 for whole seconds (format 1). */
+  precisionMs?: number;
 }
 
 /** The filter's report: path (decoded from the JSON string the records carried) → generations, oldest first. */
