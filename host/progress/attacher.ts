@@ -75,6 +75,8 @@ export class ShipperProgress implements ProgressAttacher {
       rotatedPath: outcome.rotatedPath.toString("utf8"),
       rotatedAtSec: Math.floor(atMs / 1000),
       liveSinceSec: previous?.rotatedAtSec,
+      rotatedAtMs: atMs,
+      liveSinceMs: previous?.rotatedAtMs,
     });
     while (records.length > HISTORY_PER_PATH) records.shift();
     this.history.set(livePath, records);

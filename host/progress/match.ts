@@ -91,9 +91,10 @@ function fromFilterRotated(file: FileProgressQuery, paths: Map<string, FilterGen
   const rotation = history.find((r) => r.rotatedPath === file.path);
   if (rotation && rotation.inode === file.inode) {
     const lower = rotation.liveSinceSec ?? previousRotationSec(history, rotation);
+    const lowerMs = rotation.liveSinceMs ?? previousRotationMs(history, rotation);
     const gens = paths.get(rotation.livePath) ?? [];
     if (lower !== undefined) {
-      const candidates = gens.filter((g) => g.firstSec > lower && g.firstSec < rotation.rotatedAtSec);
+      const candidates = gens.filter((g) => startedBetween(g, lower, lowerMs, rotation));
       if (candidates.length > 0 && candidates.every((g) => g.maxOffset < file.size)) {
         const min = Math.min(...candidates.map((g) => g.maxOffset));
         const which = candidates.length === 1 ? `generation ${candidates[0].index}` : `the smallest of ${candidates.length} candidate generations`;
@@ -118,9 +119,33 @@ function fromFilterLive(file: FileProgressQuery, paths: Map<string, FilterGenera
   const gens = paths.get(file.path);
   if (!gens || gens.length === 0) return undefined;
   const last = lastRotationSec(history, file.path);
+  const lastMs = lastRotationMs(history, file.path);
   const g = gens[gens.length - 1];
-  if (last === undefined || g.firstSec <= last || g.maxOffset >= file.size) return undefined;
+  if (last === undefined || g.maxOffset >= file.size) return undefined;
+  const after = g.firstMs !== undefined && lastMs !== undefined ? g.firstMs > lastMs : g.firstSec > last;
+  if (!after) return undefined;
   return { readOffset: g.maxOffset, lastLineStart: file.lastLineStart, origin: "filter-live-path", detail: `filter: line at ${g.maxOffset} read (generation ${g.index}, started after the rotation at ${last})` };
+}
+
+/**
+ * The generation's first record time lies strictly between the two moments. In milliseconds when both the
+ * progress file (format 2) and the host's history have them — the true first time lies in [firstMs,
+ * firstMs + precisionMs) — else in whole seconds, where a generation that started in the very second of a
+ * rotation could be either file's and is not credited.
+ */
+function startedBetween(g: FilterGeneration, lowerSec: number, lowerMs: number | undefined, rotation: RotationRecord): boolean {
+  if (g.firstMs !== undefined && lowerMs !== undefined && rotation.rotatedAtMs !== undefined) {
+    return g.firstMs > lowerMs && g.firstMs + (g.precisionMs ?? 1000) <= rotation.rotatedAtMs;
+  }
+  return g.firstSec > lowerSec && g.firstSec < rotation.rotatedAtSec;
+}
+
+function previousRotationMs(history: RotationRecord[], r: RotationRecord): number | undefined {
+  let prev: number | undefined;
+  for (const h of history) {
+    if (h.livePath === r.livePath && h.rotatedAtMs !== undefined && r.rotatedAtMs !== undefined && h.rotatedAtMs < r.rotatedAtMs && (prev === undefined || h.rotatedAtMs > prev)) prev = h.rotatedAtMs;
+  }
+  return prev;
 }
 
 function previousRotationSec(history: RotationRecord[], r: RotationRecord): number | undefined {
@@ -129,6 +154,12 @@ function previousRotationSec(history: RotationRecord[], r: RotationRecord): numb
     if (h.livePath === r.livePath && h.rotatedAtSec < r.rotatedAtSec && (prev === undefined || h.rotatedAtSec > prev)) prev = h.rotatedAtSec;
   }
   return prev;
+}
+
+function lastRotationMs(history: RotationRecord[], livePath: string): number | undefined {
+  let last: number | undefined;
+  for (const h of history) if (h.livePath === livePath && h.rotatedAtMs !== undefined && (last === undefined || h.rotatedAtMs > last)) last = h.rotatedAtMs;
+  return last;
 }
 
 function lastRotationSec(history: RotationRecord[], livePath: string): number | undefined {

@@ -91,6 +91,9 @@ export interface RotationRecord {
    * history is used; when there is none, live-path progress is not credited at all (see match.ts).
    */
   liveSinceSec?: number;
+  /** The same two times in milliseconds, when the host took them so (compared with a format 2 progress file's times). */
+  rotatedAtMs?: number;
+  liveSinceMs?: number;
 }
 
 export type ProgressOrigin = "db-inode" | "db-name" | "filter-rotated-path" | "filter-live-generation" | "filter-live-path" | "none";

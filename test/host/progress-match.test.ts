@@ -18,6 +18,8 @@ const rotated = (over: Partial<FileProgressQuery> = {}): FileProgressQuery => ({
 const live = (over: Partial<FileProgressQuery> = {}): FileProgressQuery => ({ name: "0.log", path: L, inode: NEW, size: 5000, live: true, ...over });
 const rotation = (over: Partial<RotationRecord> = {}): RotationRecord => ({ livePath: L, inode: OLD, rotatedPath: R1, rotatedAtSec: T, liveSinceSec: 800, ...over });
 const gen = (index: number, firstSec: number, maxOffset: number): FilterGeneration => ({ index, firstOffset: 0, maxOffset, records: 1, firstSec, lastSec: firstSec + 5 });
+/** A generation as a format 2 progress file gives it: first time in ms, precision 1 ms. */
+const msGen = (index: number, firstMs: number, maxOffset: number): FilterGeneration => ({ ...gen(index, Math.floor(firstMs / 1000), maxOffset), firstMs, lastMs: firstMs + 5000, precisionMs: 1 });
 const row = (id: number, name: string, inode: number, offset: number): DbFileProgress => ({ id, name, inode, offset, created: 0, rotated: name !== L });
 const report = (paths: Record<string, FilterGeneration[]> = {}, db: DbFileProgress[] = []): ProgressReport => ({
   filter: { file: "p", recordsSeen: 0, errors: 0, sec: 0, paths: new Map(Object.entries(paths)) },
@@ -105,6 +107,37 @@ const cases: Record<string, Case> = {
   "filter: generation started in the rotation's own second is ambiguous": {
     file: rotated(), history: [rotation()], report: report({ [L]: [gen(0, 1000, 4900)] }),
     want: { origin: "none", fullyRead: false },
+  },
+  // --- format 2 progress files carry ms times (precision 1 ms); the host keeps its rotation times in ms
+  "filter ms: a generation that started in the previous rotation's second, but after it, is credited": {
+    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
+    report: report({ [L]: [msGen(0, 800_450, 4900)] }),
+    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: true },
+  },
+  "filter ms: ... and one that started in the rename's second, before it, too": {
+    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
+    report: report({ [L]: [msGen(0, T * 1000 + 100, 4900)] }),
+    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: true },
+  },
+  "filter ms: a generation that started after the rename is the next file's": {
+    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
+    report: report({ [L]: [msGen(0, T * 1000 + 701, 4900)] }),
+    want: { origin: "none", fullyRead: false },
+  },
+  "filter ms: a generation that started before the inode came to the live path is the previous file's": {
+    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
+    report: report({ [L]: [msGen(0, 800_399, 4900)] }),
+    want: { origin: "none", fullyRead: false },
+  },
+  "filter ms: whole seconds (a format 1 file) against ms history: the second must lie inside": {
+    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
+    report: report({ [L]: [{ ...gen(0, 800, 4900), firstMs: 800_000, precisionMs: 1000 }] }),
+    want: { origin: "none", fullyRead: false },
+  },
+  "filter ms: the live file, its generation started in the rotation's second but after it": {
+    file: live(), history: [rotation({ rotatedAtMs: T * 1000 + 700 })],
+    report: report({ [L]: [msGen(3, T * 1000 + 750, 4000)] }),
+    want: { readOffset: 4000, origin: "filter-live-path", fullyRead: false },
   },
   "filter: no lower bound (no liveSince, no earlier rotation) credits nothing": {
     file: rotated(), history: [rotation({ liveSinceSec: undefined })], report: report({ [L]: [gen(0, 900, 4900)] }),
