@@ -1,0 +1,214 @@
+// One node as a user runs it, in a temp directory: containers writing numbered CRI lines (the fake runtime,
+// test/fake-cri, whose writer behaves like containerd's), the real shim (`bin/cri-logrotate.js run`, a
+// subprocess talking CRI to the fake runtime), a real Fluent Bit on examples/fluent-bit/fluent-bit.conf
+// and a slow HTTP sink it ships to. Used by test/e2e-fluentbit and bench/fluentbit.ts.
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeRuntime, type FakeRuntime, type WriterOptions } from "../../fake-cri/index.js";
+import { ShimProcess } from "../../e2e/support/shim.js";
+import { defaultWasmPath } from "../../support/fluentbit-harness.js";
+import { FluentBitProcess, httpOutputReplacement, pathReplacements, prepareExampleDirs, renderClassicExample, type ExamplePaths, type Replacement } from "./fluent-bit.js";
+import { SlowSink, account, type Accounting } from "./sink.js";
+
+/** Which progress sources the shim reads; "kubelet" = none (the kubelet's blind rules). */
+export type ShimMode = "kubelet" | "filter" | "db" | "both";
+
+export interface NodeOptions {
+  containers: number;
+  writer: WriterOptions;
+  mode: ShimMode;
+  maxSize: string;
+  maxFiles: number;
+  /** Sink rate in bytes/s at the start (setSinkRate changes it). */
+  sinkBytesPerSecond: number;
+  /** Extra shim flags (e.g. --hold-timeout). */
+  shimArgs?: string[];
+  /** Replacements on top of the paths and the http output (test knobs; each must match the example). */
+  fluentBitReplacements?: Replacement[];
+  /** The filter's config file; default examples/fluent-bit/cri-logrotate-filter.conf as shipped. */
+  filterConf?: string;
+  /** The .wasm Fluent Bit loads (default build/cri-logrotate.wasm). */
+  wasmPath?: string;
+  /** Start without the shim (a Fluent Bit-only test). */
+  noShim?: boolean;
+}
+
+export const HOLD_TIMEOUT = "30m";
+
+export class TestNode {
+  fluentBit: FluentBitProcess | undefined;
+  shim: ShimProcess | undefined;
+  readonly fluentBitRuns: FluentBitProcess[] = [];
+  private metricsUrl: string | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly paths: ExamplePaths,
+    readonly runtime: FakeRuntime,
+    readonly sink: SlowSink,
+    readonly configFile: string,
+    readonly containerIds: string[],
+    private readonly opts: NodeOptions,
+  ) {}
+
+  static async start(opts: NodeOptions): Promise<TestNode> {
+    const dir = await mkdtemp(join(tmpdir(), "crl-fb-"));
+    const paths: ExamplePaths = {
+      logRoot: join(dir, "pods"),
+      fluentBitState: join(dir, "fluent-bit"),
+      filterState: join(dir, "cri-logrotate"),
+      wasm: opts.wasmPath ?? defaultWasmPath(),
+    };
+    await prepareExampleDirs(paths, opts.filterConf);
+    const sink = new SlowSink({ logRoot: paths.logRoot, bytesPerSecond: opts.sinkBytesPerSecond });
+    const port = await sink.start();
+    const configFile = join(dir, "fluent-bit.conf");
+    await writeFile(configFile, renderClassicExample([...pathReplacements(paths), httpOutputReplacement(port), ...(opts.fluentBitReplacements ?? [])]));
+
+    const runtime = await startFakeRuntime({ socketPath: join(dir, "cri.sock"), logRoot: paths.logRoot });
+    const ids: string[] = [];
+    for (let i = 0; i < opts.containers; i++) {
+      const id = i.toString(16).padStart(64, "c");
+      const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+      runtime.addContainer({ id, name: "app", podSandboxId: `pod-${i}`, state: "CONTAINER_RUNNING", logPath: join(paths.logRoot, `fb_pod-${i}_${uid}`, "app", "0.log") });
+      ids.push(id);
+    }
+    const node = new TestNode(dir, paths, runtime, sink, configFile, ids, opts);
+    node.startFluentBit();
+    if (!opts.noShim) await node.startShim();
+    return node;
+  }
+
+  /** "<ns>_<pod>_<uid>/<name>" of container i: what the sink keys deliveries by. */
+  containerKey(i: number): string {
+    return `fb_pod-${i}_00000000-0000-4000-8000-${String(i).padStart(12, "0")}/app`;
+  }
+
+  containerDir(i: number): string {
+    return join(this.paths.logRoot, this.containerKey(i));
+  }
+
+  startFluentBit(): FluentBitProcess {
+    const fb = FluentBitProcess.start(this.configFile);
+    this.fluentBit = fb;
+    this.fluentBitRuns.push(fb);
+    return fb;
+  }
+
+  async restartFluentBit(): Promise<void> {
+    await this.fluentBit?.stop();
+    this.startFluentBit();
+  }
+
+  private shimArgs(): string[] {
+    const o = this.opts;
+    const args = [
+      "run",
+      "--runtime-endpoint", `unix://${join(this.dir, "cri.sock")}`,
+      "--log-root", this.paths.logRoot,
+      "--lock-file", join(this.dir, "shim.lock"),
+      "--metrics-address", "127.0.0.1:0",
+      "--container-log-max-size", o.maxSize,
+      "--container-log-max-files", String(o.maxFiles),
+      "--container-log-monitor-interval", "3s",
+      "--compression", "gzip",
+    ];
+    if (o.mode === "filter" || o.mode === "both") args.push("--fluent-bit-progress-file", join(this.paths.filterState, "cri-logrotate-progress"));
+    if (o.mode === "db" || o.mode === "both") args.push("--in-tail-db", join(this.paths.fluentBitState, "tail.db"));
+    if (o.mode !== "kubelet" && !(o.shimArgs ?? []).includes("--hold-timeout")) args.push("--hold-timeout", HOLD_TIMEOUT);
+    return [...args, ...(o.shimArgs ?? [])];
+  }
+
+  async startShim(): Promise<ShimProcess> {
+    const shim = ShimProcess.start(this.shimArgs());
+    this.shim = shim;
+    const serving = await shim.waitForLog((e) => e.msg === "serving metrics", "serving metrics");
+    this.metricsUrl = `http://${String(serving.address)}/metrics`;
+    return shim;
+  }
+
+  /** Starts every container's writer (containers are added RUNNING without one). */
+  startWriters(): void {
+    for (const id of this.containerIds) this.runtime.startWriter(id, this.opts.writer);
+  }
+
+  stopWriters(): void {
+    for (const id of this.containerIds) this.runtime.stopWriter(id);
+  }
+
+  setSinkRate(bytesPerSecond: number): void {
+    this.sink.setRate(bytesPerSecond);
+  }
+
+  /** container key → lines written (numbered 0..n-1). */
+  written(): Map<string, number> {
+    return new Map(this.containerIds.map((id, i) => [this.containerKey(i), this.runtime.linesWritten(id)]));
+  }
+
+  account(expectedMissing?: Map<string, Set<number>>): Accounting {
+    return account(this.written(), this.sink.delivery, expectedMissing);
+  }
+
+  /**
+   * Waits until every written line (but `expectedMissing`) has arrived and nothing arrived for `quietMs`
+   * (late duplicates would come within that); with lines still missing, until nothing arrived for
+   * 3 × quietMs (they are lost); at most timeoutMs. Returns the accounting.
+   */
+  async drain(opts: { timeoutMs: number; quietMs?: number; expectedMissing?: Map<string, Set<number>> }): Promise<Accounting & { timedOut: boolean; drainMs: number }> {
+    const started = Date.now();
+    const quietMs = opts.quietMs ?? 6_000;
+    let last = this.sink.records;
+    let lastChange = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = Date.now();
+      if (this.sink.records !== last) {
+        last = this.sink.records;
+        lastChange = now;
+      }
+      const a = this.account(opts.expectedMissing);
+      const quiet = now - lastChange;
+      if ((a.lost === 0 && quiet >= quietMs) || quiet >= 3 * quietMs) return { ...a, timedOut: false, drainMs: lastChange - started };
+      if (now - started > opts.timeoutMs) return { ...a, timedOut: true, drainMs: now - started };
+    }
+  }
+
+  /** The shim's /metrics text. */
+  async metrics(): Promise<string> {
+    if (!this.metricsUrl) return "";
+    const res = await fetch(this.metricsUrl);
+    return res.text();
+  }
+
+  /** Sum of cri_logrotate_unread_bytes_dropped_total over its series. */
+  async droppedUnreadBytes(): Promise<number> {
+    let sum = 0;
+    for (const line of (await this.metrics()).split("\n")) {
+      const m = /^cri_logrotate_unread_bytes_dropped_total(?:\{[^}]*\})? (\S+)$/.exec(line);
+      if (m) sum += Number(m[1]);
+    }
+    return sum;
+  }
+
+  /** The shim's "gave up unread log bytes" warnings. */
+  dropWarnings(): number {
+    return this.shim?.entries((e) => e.msg === "gave up unread log bytes to a limit").length ?? 0;
+  }
+
+  async listContainerDir(i: number): Promise<string[]> {
+    return (await readdir(this.containerDir(i))).sort();
+  }
+
+  async close(keepDir = false): Promise<void> {
+    try {
+      this.stopWriters();
+    } catch {
+      // already stopped
+    }
+    await Promise.all([this.shim?.stop(), ...this.fluentBitRuns.map((f) => f.kill())]);
+    await this.runtime.close();
+    await this.sink.close();
+    if (!keepDir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
