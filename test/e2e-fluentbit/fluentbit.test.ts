@@ -39,6 +39,7 @@ async function assertExactlyOnce(node: TestNode, a: Accounting & { timedOut: boo
   assert.equal(a.duplicates, 0, `${what}: ${a.duplicates} lines arrived more than once\n${detail}`);
   for (const [key, d] of Object.entries(a.detail)) assert.deepEqual(d.unexpected, [], `${what}: ${key} got lines that were never written or should have been skipped`);
   assert.deepEqual(node.sink.delivery.unreadable, [], "records the sink could not read");
+  assert.deepEqual([...node.sink.delivery.fragments.values()].flat(), [], "records without a line number");
   assert.equal(node.dropWarnings(), 0, `${what}: the shim warned it gave up unread bytes\n${node.shim?.tail()}`);
   assert.equal(await node.droppedUnreadBytes(), 0, "cri_logrotate_unread_bytes_dropped_total");
 }

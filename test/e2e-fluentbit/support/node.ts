@@ -1,7 +1,8 @@
 // One node as a user runs it, in a temp directory: containers writing numbered CRI lines (the fake runtime,
-// test/fake-cri, whose writer behaves like containerd's), the real shim (`bin/cri-logrotate.js run`, a
-// subprocess talking CRI to the fake runtime), a real Fluent Bit on examples/fluent-bit/fluent-bit.conf
-// and a slow HTTP sink it ships to. Used by test/e2e-fluentbit and bench/fluentbit.ts.
+// test/fake-cri, whose writer behaves like containerd's — or a real runtime the caller runs, `cri`), the
+// real shim (`bin/cri-logrotate.js run`, a subprocess talking CRI), a real Fluent Bit on
+// examples/fluent-bit/fluent-bit.conf and a slow HTTP sink it ships to. Used by test/e2e-fluentbit and
+// bench/fluentbit.ts.
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,6 +33,10 @@ export interface NodeOptions {
   wasmPath?: string;
   /** Start without the shim (a Fluent Bit-only test). */
   noShim?: boolean;
+  /** The sink's reading of a line number from a record's log (default: the fake writer's "<n> …"). */
+  parseLine?: (log: string) => number | undefined;
+  /** A real runtime instead of the fake one: its CRI endpoint and log root (containers are the caller's). */
+  cri?: { endpoint: string; logRoot: string };
 }
 
 export const HOLD_TIMEOUT = "30m";
@@ -45,7 +50,7 @@ export class TestNode {
   private constructor(
     readonly dir: string,
     readonly paths: ExamplePaths,
-    readonly runtime: FakeRuntime,
+    private readonly fake: FakeRuntime | undefined,
     readonly sink: SlowSink,
     readonly configFile: string,
     readonly containerIds: string[],
@@ -55,20 +60,21 @@ export class TestNode {
   static async start(opts: NodeOptions): Promise<TestNode> {
     const dir = await mkdtemp(join(tmpdir(), "crl-fb-"));
     const paths: ExamplePaths = {
-      logRoot: join(dir, "pods"),
+      logRoot: opts.cri?.logRoot ?? join(dir, "pods"),
       fluentBitState: join(dir, "fluent-bit"),
       filterState: join(dir, "cri-logrotate"),
       wasm: opts.wasmPath ?? defaultWasmPath(),
     };
     await prepareExampleDirs(paths, opts.filterConf);
-    const sink = new SlowSink({ logRoot: paths.logRoot, bytesPerSecond: opts.sinkBytesPerSecond });
+    const sink = new SlowSink({ logRoot: paths.logRoot, bytesPerSecond: opts.sinkBytesPerSecond, parseLine: opts.parseLine });
     const port = await sink.start();
+    // The example's path glob is /var/log/pods/*/*/*.log*: a real runtime's log root goes in as it is.
     const configFile = join(dir, "fluent-bit.conf");
     await writeFile(configFile, renderClassicExample([...pathReplacements(paths), httpOutputReplacement(port), ...(opts.fluentBitReplacements ?? [])]));
 
-    const runtime = await startFakeRuntime({ socketPath: join(dir, "cri.sock"), logRoot: paths.logRoot });
+    const runtime = opts.cri ? undefined : await startFakeRuntime({ socketPath: join(dir, "cri.sock"), logRoot: paths.logRoot });
     const ids: string[] = [];
-    for (let i = 0; i < opts.containers; i++) {
+    for (let i = 0; runtime && i < opts.containers; i++) {
       const id = i.toString(16).padStart(64, "c");
       const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
       runtime.addContainer({ id, name: "app", podSandboxId: `pod-${i}`, state: "CONTAINER_RUNNING", logPath: join(paths.logRoot, `fb_pod-${i}_${uid}`, "app", "0.log") });
@@ -89,6 +95,12 @@ export class TestNode {
     return join(this.paths.logRoot, this.containerKey(i));
   }
 
+  /** The fake runtime (absent when the node runs on a real one). */
+  get runtime(): FakeRuntime {
+    if (!this.fake) throw new Error("this node runs on a real runtime: no fake runtime to drive");
+    return this.fake;
+  }
+
   startFluentBit(): FluentBitProcess {
     const fb = FluentBitProcess.start(this.configFile);
     this.fluentBit = fb;
@@ -105,7 +117,7 @@ export class TestNode {
     const o = this.opts;
     const args = [
       "run",
-      "--runtime-endpoint", `unix://${join(this.dir, "cri.sock")}`,
+      "--runtime-endpoint", this.opts.cri?.endpoint ?? `unix://${join(this.dir, "cri.sock")}`,
       "--log-root", this.paths.logRoot,
       "--lock-file", join(this.dir, "shim.lock"),
       "--metrics-address", "127.0.0.1:0",
@@ -141,9 +153,17 @@ export class TestNode {
     this.sink.setRate(bytesPerSecond);
   }
 
-  /** container key → lines written (numbered 0..n-1). */
+  /** container key → lines written (numbered 0..n-1): the fake runtime's count, or what `setWritten` said. */
   written(): Map<string, number> {
+    if (this.writtenOverride) return this.writtenOverride;
     return new Map(this.containerIds.map((id, i) => [this.containerKey(i), this.runtime.linesWritten(id)]));
+  }
+
+  private writtenOverride: Map<string, number> | undefined;
+
+  /** On a real runtime the caller counts what its containers wrote. */
+  setWritten(written: Map<string, number>): void {
+    this.writtenOverride = written;
   }
 
   account(expectedMissing?: Map<string, Set<number>>): Accounting {
@@ -201,13 +221,9 @@ export class TestNode {
   }
 
   async close(keepDir = false): Promise<void> {
-    try {
-      this.stopWriters();
-    } catch {
-      // already stopped
-    }
+    if (this.fake) this.stopWriters();
     await Promise.all([this.shim?.stop(), ...this.fluentBitRuns.map((f) => f.kill())]);
-    await this.runtime.close();
+    await this.fake?.close();
     await this.sink.close();
     if (!keepDir) await rm(this.dir, { recursive: true, force: true });
   }

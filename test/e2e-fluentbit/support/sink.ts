@@ -19,12 +19,20 @@ export interface SinkOptions {
   bytesPerSecond: number;
   /** Longest a request is held; beyond it the sink answers 503 (Fluent Bit retries). Default: no limit. */
   maxHoldMs?: number;
+  /** The line number a record's `log` carries, or undefined (default lineNumber). */
+  parseLine?: (log: string) => number | undefined;
 }
 
 export interface Delivery {
   /** container key → line number → times delivered */
   counts: Map<string, Map<number, number>>;
-  /** records whose path or line number the sink could not read */
+  /**
+   * container key → logs that carry no line number: pieces of a line the runtime split across two files
+   * (containerd flushes a half-read line as P when it reopens the log; in_tail joins P and F only within
+   * one file). joinFragments() puts pairs back together.
+   */
+  fragments: Map<string, string[]>;
+  /** records that are not JSON or have no path/log string */
   unreadable: string[];
 }
 
@@ -35,7 +43,7 @@ export function lineNumber(log: string): number | undefined {
 }
 
 export class SlowSink {
-  readonly delivery: Delivery = { counts: new Map(), unreadable: [] };
+  readonly delivery: Delivery = { counts: new Map(), fragments: new Map(), unreadable: [] };
   requests = 0;
   rejected = 0;
   bytes = 0;
@@ -133,16 +141,49 @@ export class SlowSink {
         this.delivery.unreadable.push(line.slice(0, 200));
         continue;
       }
-      const n = typeof rec.log === "string" ? lineNumber(rec.log) : undefined;
-      if (typeof rec.path !== "string" || n === undefined) {
+      if (typeof rec.path !== "string" || typeof rec.log !== "string") {
         this.delivery.unreadable.push(line.slice(0, 200));
         continue;
       }
       const key = containerKey(this.opts.logRoot, rec.path);
-      let lines = this.delivery.counts.get(key);
-      if (!lines) this.delivery.counts.set(key, (lines = new Map()));
-      lines.set(n, (lines.get(n) ?? 0) + 1);
+      const n = (this.opts.parseLine ?? lineNumber)(rec.log);
+      if (n === undefined) {
+        const list = this.delivery.fragments.get(key) ?? [];
+        list.push(rec.log);
+        this.delivery.fragments.set(key, list);
+        continue;
+      }
+      this.count(key, n);
     }
+  }
+
+  private count(key: string, n: number): void {
+    let lines = this.delivery.counts.get(key);
+    if (!lines) this.delivery.counts.set(key, (lines = new Map()));
+    lines.set(n, (lines.get(n) ?? 0) + 1);
+  }
+
+  /** Counts the lines that two fragments of one container make when joined (head first); returns how many. */
+  joinFragments(): number {
+    const parse = this.opts.parseLine ?? lineNumber;
+    let joined = 0;
+    for (const [key, list] of this.delivery.fragments) {
+      for (let i = 0; i < list.length; i++) {
+        for (let j = 0; j < list.length; j++) {
+          if (i === j) continue;
+          const n = parse(list[i]! + list[j]!);
+          if (n === undefined) continue;
+          this.count(key, n);
+          joined++;
+          const [a, b] = i < j ? [j, i] : [i, j];
+          list.splice(a, 1);
+          list.splice(b, 1);
+          i = -1; // start over: indexes moved
+          break;
+        }
+      }
+    }
+    return joined;
   }
 }
 
