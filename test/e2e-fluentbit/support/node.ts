@@ -33,6 +33,10 @@ export interface NodeOptions {
   wasmPath?: string;
   /** Start without the shim (a Fluent Bit-only test). */
   noShim?: boolean;
+  /** Tail this directory instead of a log root of the node's own (several nodes reading the same files). */
+  logRoot?: string;
+  /** Keep every record the sink gets as raw JSON (sink.raw). */
+  keepRaw?: boolean;
   /** The sink's reading of a line number from a record's log (default: the fake writer's "<n> …"). */
   parseLine?: (log: string) => number | undefined;
   /** A real runtime instead of the fake one: its CRI endpoint and log root (containers are the caller's). */
@@ -60,19 +64,19 @@ export class TestNode {
   static async start(opts: NodeOptions): Promise<TestNode> {
     const dir = await mkdtemp(join(tmpdir(), "crl-fb-"));
     const paths: ExamplePaths = {
-      logRoot: opts.cri?.logRoot ?? join(dir, "pods"),
+      logRoot: opts.cri?.logRoot ?? opts.logRoot ?? join(dir, "pods"),
       fluentBitState: join(dir, "fluent-bit"),
       filterState: join(dir, "cri-logrotate"),
       wasm: opts.wasmPath ?? defaultWasmPath(),
     };
     await prepareExampleDirs(paths, opts.filterConf);
-    const sink = new SlowSink({ logRoot: paths.logRoot, bytesPerSecond: opts.sinkBytesPerSecond, parseLine: opts.parseLine });
+    const sink = new SlowSink({ logRoot: paths.logRoot, bytesPerSecond: opts.sinkBytesPerSecond, parseLine: opts.parseLine, keepRaw: opts.keepRaw });
     const port = await sink.start();
     // The example's path glob is /var/log/pods/*/*/*.log*: a real runtime's log root goes in as it is.
     const configFile = join(dir, "fluent-bit.conf");
     await writeFile(configFile, renderClassicExample([...pathReplacements(paths), httpOutputReplacement(port), ...(opts.fluentBitReplacements ?? [])]));
 
-    const runtime = opts.cri ? undefined : await startFakeRuntime({ socketPath: join(dir, "cri.sock"), logRoot: paths.logRoot });
+    const runtime = opts.cri || opts.containers === 0 ? undefined : await startFakeRuntime({ socketPath: join(dir, "cri.sock"), logRoot: paths.logRoot });
     const ids: string[] = [];
     for (let i = 0; runtime && i < opts.containers; i++) {
       const id = i.toString(16).padStart(64, "c");

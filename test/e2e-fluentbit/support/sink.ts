@@ -21,6 +21,8 @@ export interface SinkOptions {
   maxHoldMs?: number;
   /** The line number a record's `log` carries, or undefined (default lineNumber). */
   parseLine?: (log: string) => number | undefined;
+  /** Keep every record as the raw JSON line it arrived as (`raw`). */
+  keepRaw?: boolean;
 }
 
 export interface Delivery {
@@ -44,6 +46,8 @@ export function lineNumber(log: string): number | undefined {
 
 export class SlowSink {
   readonly delivery: Delivery = { counts: new Map(), fragments: new Map(), unreadable: [] };
+  /** Every record's JSON line, as it arrived (keepRaw). */
+  readonly raw: string[] = [];
   requests = 0;
   rejected = 0;
   bytes = 0;
@@ -134,6 +138,7 @@ export class SlowSink {
   private take(body: Buffer): void {
     for (const line of body.toString("utf8").split("\n")) {
       if (line.trim() === "") continue;
+      if (this.opts.keepRaw) this.raw.push(line);
       let rec: { path?: unknown; log?: unknown };
       try {
         rec = JSON.parse(line) as typeof rec;
