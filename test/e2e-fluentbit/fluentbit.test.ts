@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test, type TestContext } from "node:test";
 import { fluentBitSkip } from "./support/fluent-bit.js";
-import { TestNode, type NodeOptions } from "./support/node.js";
+import { numberedBody, TestNode, type NodeOptions } from "./support/node.js";
 import type { Accounting } from "./support/sink.js";
 
 const LINE_BYTES = 1000;
@@ -19,7 +19,7 @@ const ROTATED = /^0\.log\.\d{8}-\d{6}1*$/;
 async function startNode(t: TestContext, opts: Partial<NodeOptions> & Pick<NodeOptions, "sinkBytesPerSecond">): Promise<TestNode> {
   const node = await TestNode.start({
     containers: 3,
-    writer: { intervalMs: 100, linesPerTick: 10, lineBytes: LINE_BYTES },
+    writer: { intervalMs: 100, linesPerTick: 10, body: numberedBody(LINE_BYTES) },
     mode: "both",
     maxSize: MAX_SIZE,
     maxFiles: MAX_FILES,
@@ -124,7 +124,7 @@ describe("a real Fluent Bit, the real shim: every line exactly once", { skip: fl
     const long = (n: number) => n % 40 === 17;
     const node = await startNode(t, {
       sinkBytesPerSecond: Infinity,
-      writer: { intervalMs: 100, linesPerTick: 10, body: (n) => Buffer.from(`${n} ${"y".repeat(long(n) ? 40 * 1024 : LINE_BYTES - 60)}`) },
+      writer: { intervalMs: 100, linesPerTick: 10, body: (n) => Buffer.from(`${n} ${"y".repeat(long(n) ? 40 * 1024 : LINE_BYTES - 60)} ${n}`) },
     });
     node.startWriters();
     await sleep(15_000);
@@ -145,7 +145,7 @@ describe("a real Fluent Bit, the real shim: every line exactly once", { skip: fl
       writer: {
         intervalMs: 100,
         linesPerTick: 10,
-        body: (n) => Buffer.concat([Buffer.from(`${n} `), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82]), Buffer.from(" caf\u00e9 \u{1F600} "), Buffer.alloc(LINE_BYTES - 80, 0x7a)]),
+        body: (n) => Buffer.concat([Buffer.from(`${n} `), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82]), Buffer.from(" caf\u00e9 \u{1F600} "), Buffer.alloc(LINE_BYTES - 80, 0x7a), Buffer.from(` ${n}`)]),
       },
     });
     node.startWriters();

@@ -45,6 +45,22 @@ export interface NodeOptions {
 
 export const HOLD_TIMEOUT = "30m";
 
+/** The CRI prefix `<RFC3339Nano> stdout F ` is at most this long. */
+const CRI_PREFIX_BYTES = 40;
+
+/**
+ * Line n as `<n> xxx…x <n>`, about lineBytes long with its CRI prefix. The number at the end matters:
+ * in_tail checks a DB offset it resumes from against the 32 bytes before it (offset_marker), and lines
+ * that all end alike would pass that check for any file (see docs/shipper-aware.md, "A Fluent Bit bug").
+ */
+export function numberedBody(lineBytes: number): (n: number) => Buffer {
+  return (n) => {
+    const tail = ` ${n}`;
+    const pad = Math.max(1, lineBytes - CRI_PREFIX_BYTES - String(n).length - tail.length - 2);
+    return Buffer.from(`${n} ${"x".repeat(pad)}${tail}`);
+  };
+}
+
 export class TestNode {
   fluentBit: FluentBitProcess | undefined;
   shim: ShimProcess | undefined;
