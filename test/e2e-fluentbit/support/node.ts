@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { startFakeRuntime, type FakeRuntime, type WriterOptions } from "../../fake-cri/index.js";
 import { ShimProcess } from "../../e2e/support/shim.js";
 import { defaultWasmPath } from "../../support/fluentbit-harness.js";
-import { FluentBitProcess, httpOutputReplacement, pathReplacements, prepareExampleDirs, renderClassicExample, type ExamplePaths, type Replacement } from "./fluent-bit.js";
+import { FluentBitProcess, fluentBitBinary, httpOutputReplacement, pathReplacements, prepareExampleDirs, renderClassicExample, type ExamplePaths, type Replacement } from "./fluent-bit.js";
 import { SlowSink, account, type Accounting } from "./sink.js";
 
 /** Which progress sources the shim reads; "kubelet" = none (the kubelet's blind rules). */
@@ -78,6 +78,7 @@ export class TestNode {
   ) {}
 
   static async start(opts: NodeOptions): Promise<TestNode> {
+    fluentBitBinary(); // no binary (under CI=true): fail before anything is started that would need stopping
     const dir = await mkdtemp(join(tmpdir(), "crl-fb-"));
     const paths: ExamplePaths = {
       logRoot: opts.cri?.logRoot ?? opts.logRoot ?? join(dir, "pods"),
