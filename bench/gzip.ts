@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Executor } from "../host/executor.js";
 import { realFs } from "../host/fs.js";
+import { systemClock } from "../host/clock.js";
 import { median, writeResult } from "./support/results.js";
 
 const SIZE = 64 * 1024 * 1024;
@@ -94,7 +95,8 @@ try {
   const inBytes = statSync(master).size;
   const mib = inBytes / (1024 * 1024);
   const gzipVersion = execFileSync("gzip", ["--version"]).toString().split("\n")[0];
-  const executor = new Executor({ fs: realFs, cri: { reopenContainerLog: async () => {} }, compressionLevel: LEVEL });
+  const executor = new Executor({ fs: realFs, cri: { reopenContainerLog: async () => {} }, clock: systemClock, rotatedName: () => { throw new Error("no rotation in this benchmark"); } });
+  const target = { id: "bench", dir: Buffer.from(dir), logName: Buffer.from("0.log") };
 
   let round = 0;
   let oursOut = 0;
@@ -104,8 +106,10 @@ try {
     const name = `0.log.20260102-0304${String(round++).padStart(2, "0")}`;
     linkSync(master, join(dir, name));
     const t0 = process.hrtime.bigint();
-    const r = await executor.compress(dir, Buffer.from(name));
+    const action = { kind: "compress" as const, reason: "compress-rotated" as const, name: Buffer.from(name), unreadBytes: 0, detail: "" };
+    const r = await executor.compress(target, action, LEVEL);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.kind !== "compress") throw new Error(`compression skipped: ${r.kind === "skip" ? r.why : r.kind}`);
     oursOut = r.bytesOut;
     rmSync(join(dir, `${name}.gz`));
     return mib / s;

@@ -3,14 +3,15 @@
 import { DEFAULTS, loadConfig, type Config } from "./config/index.js";
 import { ConfigError } from "./errors.js";
 import { createShim, type Shim } from "./daemon.js";
-import { acquireLock } from "./lock.js";
+import { acquireLock, type Lock } from "./lock.js";
 import { createLogger, type Logger } from "./log.js";
-import { startMetricsServer } from "./metrics.js";
+import { createMetrics, currentValue } from "./metrics.js";
+import { startMetricsServer } from "./metrics-server.js";
 import { packageVersion } from "./assets.js";
 import { showPath } from "./paths.js";
 import { loadPlugin } from "./plugin/index.js";
 import type { Plugin } from "./plugin/types.js";
-import type { PlannedContainer } from "./manager.js";
+import type { PlannedContainer } from "./manager/index.js";
 import { createProgressAttacher } from "./progress/attacher.js";
 
 export interface Io {
@@ -48,6 +49,11 @@ Flags (a YAML file given with --config sets the same keys; flags win; see docs/c
   --log-level <debug|info|warn|error>      least severe log line written (default ${DEFAULTS.logLevel})
   --fluent-bit-progress-file <file>        shipper-aware: the progress file the Fluent Bit filter writes
   --in-tail-db <file>                      shipper-aware: Fluent Bit's in_tail SQLite DB
+  --vector-checkpoints <file>              shipper-aware: Vector's checkpoints.json
+  --fluentd-pos-file <file>                shipper-aware: fluentd in_tail's pos_file
+  --promtail-positions <file>              shipper-aware: Promtail's positions.yaml
+  --alloy-positions <file>                 shipper-aware: an Alloy loki.source.file positions.yml
+  --otel-file-storage <file>               shipper-aware: the collector's file_storage file of a filelog receiver
   --max-unread-bytes-per-container <q>     shipper-aware: unread bytes a container may hold back
   --hold-timeout <dur>                     shipper-aware: longest time an unread file is held
   --log-root-budget <quantity>             shipper-aware: bytes the whole log root may use
@@ -110,19 +116,33 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const logger = createLogger({ stream: io.stderr, level: config.logLevel });
   let shim: Shim;
   try {
-    const progress = createProgressAttacher(config, logger);
-    shim = await createShim({ config, plugin, logger, progress });
+    const progress = createProgressAttacher(config, plugin, logger);
+    // Only the daemon serves metrics; it also reports the process and Node.js runtime.
+    const metrics = command === "run" ? createMetrics({ processMetrics: true }) : undefined;
+    shim = await createShim({ config, plugin, logger, progress, metrics });
   } catch (err) {
     io.stderr.write(`cri-logrotate: ${(err as Error).message}\n`);
     return 1;
   }
   io.onShim?.(shim);
+  // SIGTERM during a one-off command: the CRI reads in flight are given up and no new container is
+  // started on; a rotation already under way (rename, reopen) still finishes.
+  const interrupted = new AbortController();
+  void io.stopSignal?.then(() => interrupted.abort());
+  const signal = interrupted.signal;
+  let lock: Lock | undefined;
   try {
+    // Every command that changes files takes the lock: two rotators on one root overwrite each other.
+    if (command === "once" || command === "clean") lock = await acquireLock(config.lockFile);
     switch (command) {
       case "run":
         return await runDaemon(shim, config, logger, io);
       case "once": {
-        const report = await shim.manager.runOnce();
+        const report = await shim.manager.runOnce({ signal });
+        if (signal.aborted) {
+          io.stderr.write("cri-logrotate once: stopped by a signal before the pass was done (no step was left half-done)\n");
+          return 1;
+        }
         const summary = {
           containers: report.watched,
           rotated: report.outcomes.filter((o) => o.kind === "rotate").length,
@@ -134,9 +154,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
         io.stdout.write(json ? JSON.stringify(summary) + "\n" : `${summary.containers} containers: ${summary.rotated} rotated, ${summary.compressed} compressed, ${summary.removed} removed, ${summary.recovered} recovered, ${summary.failures.length} failed\n`);
         return report.failures.length === 0 ? 0 : 1;
       }
-      case "plan":
-        io.stdout.write(json ? JSON.stringify(planJson(await shim.manager.plan())) + "\n" : formatPlan(await shim.manager.plan()));
-        return 0;
+      case "plan": {
+        const plans = await shim.manager.plan(signal);
+        io.stdout.write(json ? JSON.stringify(planJson(plans)) + "\n" : formatPlan(plans));
+        return signal.aborted ? 1 : 0;
+      }
       case "clean": {
         const { removed, skipped } = await shim.manager.clean(positionals[0]!);
         if (json) io.stdout.write(JSON.stringify({ removed: removed.map((p) => p.toString("utf8")), skipped: skipped.map((p) => p.toString("utf8")) }) + "\n");
@@ -158,7 +180,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`cri-logrotate ${command}: ${(err as Error).message}\n`);
     return 1;
   } finally {
+    await shim.manager.stop();
     shim.close();
+    await lock?.release();
   }
 }
 
@@ -173,8 +197,8 @@ async function runDaemon(shim: Shim, config: Config, logger: Logger, io: Io): Pr
   let server;
   try {
     if (config.metricsAddress !== "") {
-      server = await startMetricsServer(config.metricsAddress, shim.metrics, () => {
-        const up = shim.metrics.runtimeUp.get() === 1;
+      server = await startMetricsServer(config.metricsAddress, shim.metrics.registry, async () => {
+        const up = (await currentValue(shim.metrics.runtimeUp)) === 1;
         return { ok: up, detail: up ? "ok" : "container runtime unreachable" };
       });
       logger.info("serving metrics", { address: `${server.address}:${server.port}` });

@@ -7,7 +7,7 @@ import type { Config } from "./config/index.js";
 import { realFs, type Fs } from "./fs.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Logger } from "./log.js";
-import { LogManager, type ManagerObserver, type ProgressAttacher } from "./manager.js";
+import { LogManager, type ManagerObserver, type ProgressAttacher } from "./manager/index.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import type { Plugin, Policy } from "./plugin/types.js";
 
@@ -60,6 +60,13 @@ export function metricsObserver(m: Metrics): ManagerObserver {
     },
     runtimeUp(up) {
       m.runtimeUp.set(up ? 1 : 0);
+    },
+    compressionBacklog(files, bytes) {
+      m.compressionBacklogFiles.set(files);
+      m.compressionBacklogBytes.set(bytes);
+    },
+    compressionDropped(files) {
+      m.compressionsDropped.inc(files);
     },
   };
 }

@@ -97,7 +97,8 @@ export type ProgressSourceErrorCode =
   | "PROGRESS_FILE_UNSUPPORTED" // a format (or version) we recognise but do not read
   | "PROGRESS_FILE_BUSY" // it changed during every read (a shipper committing): retried next pass
   | "PROGRESS_DB_READ" // Fluent Bit's in_tail DB could not be read
-  | "PROGRESS_DB_BUSY"; // … because it is locked right now (retried next pass)
+  | "PROGRESS_DB_BUSY" // … because it is locked right now (retried next pass)
+  | "PROGRESS_SOURCE_FAILED"; // a source threw where it should have reported (a bug): its files count as unread
 
 /** A shipper progress source failed; what it could not read is simply not credited. */
 export class ProgressSourceError extends CrlError<ProgressSourceErrorCode> {

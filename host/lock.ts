@@ -8,10 +8,15 @@
 // puts back), deletes it, and creates its own lock with link() again — losing that link means another
 // starter won, and the loop then reports that starter's pid.
 //
-// Liveness is `kill(pid, 0)`, so the lock assumes the instances share a pid namespace (a DaemonSet pod
-// restarting on the same node does). A lock holding our own pid is left over from an earlier
-// incarnation (a container's pid 1 is always 1) unless this process holds it now.
+// Liveness: the holder listens on a unix socket beside the lock (`<lock>.sock`) for as long as it holds
+// it, and the kernel closes that socket when the process dies, whatever pid namespace it ran in (two pods
+// on one node, or a pod and a systemd unit, see each other's pids as nothing or as someone else). A
+// connect that succeeds means a live holder. Without an answer, `kill(pid, 0)` is asked as well (a holder
+// in our own pid namespace that does not listen): a pid alive here is taken as the holder, the safe side.
+// A lock holding our own pid is left over from an earlier incarnation (a container's pid 1 is always 1)
+// unless this process holds it now.
 import * as fs from "node:fs/promises";
+import * as net from "node:net";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { LockError } from "./errors.js";
@@ -103,7 +108,7 @@ export async function acquireLock(file: string): Promise<Lock> {
     } catch (err) {
       throw fail("create", err);
     }
-    if (ino !== undefined) return hold(lockPath, ino);
+    if (ino !== undefined) return hold(lockPath, ino, await listen(socketOf(lockPath)));
 
     let current: { text: string; ino: bigint } | undefined;
     try {
@@ -113,7 +118,7 @@ export async function acquireLock(file: string): Promise<Lock> {
     }
     if (!current) continue; // released between our link and our read
     const pid = parsePid(current.text);
-    if (pid !== undefined && pid !== process.pid && isProcessAlive(pid)) {
+    if (pid !== undefined && ((await holderAnswers(socketOf(lockPath))) || (pid !== process.pid && isProcessAlive(pid)))) {
       throw new LockError(
         "LOCK_HELD",
         `another cri-logrotate (pid ${pid}) holds the lock file "${lockPath}": only one instance may manage a log root; ` +
@@ -141,7 +146,39 @@ export async function acquireLock(file: string): Promise<Lock> {
   throw new LockError("LOCK_FAILED", `lock file "${lockPath}" keeps changing; is another cri-logrotate starting?`, { path: lockPath });
 }
 
-function hold(lockPath: string, ino: bigint): Lock {
+function socketOf(lockPath: string): string {
+  return `${lockPath}.sock`;
+}
+
+/** A connect to the holder's socket succeeds (within a second): the holder is alive. */
+function holderAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socketPath);
+    const done = (alive: boolean) => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(alive);
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    c.once("connect", () => done(true));
+    c.once("error", () => done(false));
+  });
+}
+
+/** Listens on the lock's socket (replacing a dead holder's socket file). Not fatal: liveness falls back to the pid. */
+async function listen(socketPath: string): Promise<net.Server | undefined> {
+  await fs.unlink(socketPath).catch(() => {});
+  const server = net.createServer((socket) => socket.destroy());
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(undefined));
+    server.listen(socketPath, () => {
+      server.unref(); // holding the lock must not keep the process alive
+      resolve(server);
+    });
+  });
+}
+
+function hold(lockPath: string, ino: bigint, server: net.Server | undefined): Lock {
   heldHere.set(lockPath, ino);
   let released = false;
   return {
@@ -150,6 +187,10 @@ function hold(lockPath: string, ino: bigint): Lock {
       if (released) return;
       released = true;
       heldHere.delete(lockPath);
+      if (server) {
+        await new Promise<void>((r) => server.close(() => r()));
+        await fs.unlink(socketOf(lockPath)).catch(() => {});
+      }
       // Remove the file only if it is still ours: same inode and our pid. A lock taken over by
       // someone else (after we were judged dead) is theirs now.
       const current = await readLock(lockPath).catch(() => undefined);

@@ -35,10 +35,22 @@ export function serializeError(err: Error): Record<string, unknown> {
   return out;
 }
 
+/**
+ * A file name or path (bytes) as text: itself when it is valid UTF-8, else with each byte of the invalid
+ * parts written \xNN — never lossy, so a path in a log line is the path on disk.
+ */
+export function bytesAsText(b: Buffer): string {
+  const text = b.toString("utf8");
+  if (Buffer.from(text, "utf8").equals(b)) return text;
+  let out = "";
+  for (const byte of b) out += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`;
+  return out;
+}
+
 function serializeValue(v: unknown): unknown {
   if (v instanceof Error) return serializeError(v);
   if (typeof v === "bigint") return v.toString();
-  if (Buffer.isBuffer(v)) return v.toString("utf8"); // file names: readable, lossy only on invalid UTF-8
+  if (Buffer.isBuffer(v)) return bytesAsText(v);
   return v;
 }
 

@@ -1,13 +1,32 @@
 // The wire encoding (docs/abi.md): a bounds-checked little-endian reader over a request in linear
 // memory, and a growable writer for responses. Nothing here traps on bad input: the reader records the
 // first failure (sticky) and returns zero values from then on, so decoders stay straight-line.
-import { Status, MAX_NAME_BYTES } from "./status";
-import { copyBytes } from "../rules/bytes";
+import { Status, ABI_VERSION, MAX_NAME_BYTES, MAX_REQUEST_BYTES } from "./status";
+import { bytesToDisplay, isPlainName } from "../rules/bytes";
+import { Detail } from "../rules/types";
 
 /** True when [ptr, ptr+len) lies inside linear memory (computed in u64 so it cannot wrap). */
 export function inMemory(ptr: usize, len: usize): bool {
   const end = <u64>ptr + <u64>len;
   return end <= (<u64>memory.size() << 16);
+}
+
+/**
+ * The checks every entry makes before reading: 0 when [ptr, ptr+len) lies in memory and within the size
+ * limit, else the error response to return.
+ */
+export function requestProblem(ptr: usize, len: usize): usize {
+  if (!inMemory(ptr, len)) return respondError(Status.BadPointer, "request [" + ptr.toString() + ", +" + len.toString() + ") is outside linear memory");
+  if (len > MAX_REQUEST_BYTES) return respondError(Status.TooLarge, "request is " + len.toString() + " bytes, the limit is " + MAX_REQUEST_BYTES.toString());
+  return 0;
+}
+
+/** Reads the magic and ABI version every framed request starts with, failing the reader on a mismatch. */
+export function readHeader(r: Reader, magic: u32, entry: string): void {
+  const m = r.u32("magic");
+  if (r.ok && m != magic) r.fail(Status.BadMagic, entry + ": request does not start with this entry's magic");
+  const v = r.i32("abi version");
+  if (r.ok && v != ABI_VERSION) r.fail(Status.BadVersion, entry + ": request is ABI version " + v.toString() + ", this module speaks " + ABI_VERSION.toString());
 }
 
 export class Reader {
@@ -123,6 +142,19 @@ export class Reader {
     return len;
   }
 
+  /**
+   * span() without a length limit: for fields whose limit applies to one container only (the caller
+   * rejects that container and reads on). Fails only when the request ends first.
+   */
+  spanAny(what: string): u32 {
+    if (!this.need(4, what, " length")) return 0;
+    const len = load<u32>(this.pos);
+    this.pos += 4;
+    if (!this.need(<usize>len, what)) return 0;
+    this.pos += <usize>len;
+    return len;
+  }
+
   /** A length-prefixed byte string, copied out of the request. */
   bytes(what: string, maxLen: u32 = MAX_NAME_BYTES): Uint8Array {
     const len = this.span(what, maxLen);
@@ -213,6 +245,37 @@ export class Writer {
     this.len += 4 + n;
   }
 
+  /**
+   * A Detail as `bytes` of UTF-8: its text, the quoted name (bytesToDisplay), its tail. The common case —
+   * ASCII text around a plain name — is written straight into the buffer without building the sentence.
+   */
+  detail(d: Detail): void {
+    const name = d.name;
+    if (name === null) {
+      if (isAscii(d.tail)) {
+        this.text(d.text + d.tail);
+        return;
+      }
+    } else if (isAscii(d.text) && isAscii(d.tail) && isPlainName(changetype<Uint8Array>(name))) {
+      const nm = changetype<Uint8Array>(name);
+      const lt = d.text.length;
+      const ln = nm.length;
+      const total = lt + ln + 2 + d.tail.length;
+      const at = this.reserve(4 + total);
+      store<u32>(at, <u32>total);
+      let dst = at + 4;
+      writeAscii(dst, d.text);
+      dst += <usize>lt;
+      store<u8>(dst, 0x22);
+      copyBytes(dst + 1, nm.dataStart, <usize>ln);
+      store<u8>(dst + 1 + <usize>ln, 0x22);
+      writeAscii(dst + 2 + <usize>ln, d.tail);
+      this.len += 4 + total;
+      return;
+    }
+    this.text(d.text + (name === null ? "" : bytesToDisplay(changetype<Uint8Array>(name))) + d.tail);
+  }
+
   /** A string as `bytes` of UTF-8, encoded straight into the buffer. */
   text(s: string): void {
     // Details are ASCII but for the odd file name: copy code units as bytes in one pass, and fall back
@@ -252,6 +315,33 @@ export class Writer {
     store<u32>(p + 4, <u32>this.len);
     return __pin(p);
   }
+}
+
+/** Every code unit of s is ASCII. */
+function isAscii(s: string): bool {
+  const p = changetype<usize>(s);
+  for (let i = 0, n = s.length; i < n; i++) if (load<u16>(p + (<usize>i << 1)) >= 0x80) return false;
+  return true;
+}
+
+/** The ASCII string s as bytes at dst (the caller checked isAscii and reserved the room). */
+function writeAscii(dst: usize, s: string): void {
+  const p = changetype<usize>(s);
+  for (let i = 0, n = s.length; i < n; i++) store<u8>(dst + <usize>i, <u8>load<u16>(p + (<usize>i << 1)));
+}
+
+/**
+ * memory.copy for the short, non-overlapping runs of names and details: the engine's memory.copy is a
+ * call out of the module, which costs more than copying a few dozen bytes eight at a time.
+ */
+export function copyBytes(dst: usize, src: usize, n: usize): void {
+  if (n > 128) {
+    memory.copy(dst, src, n);
+    return;
+  }
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) store<u64>(dst + i, load<u64>(src + i));
+  for (; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
 }
 
 /** An error response whose payload is the UTF-8 message. */

@@ -1,8 +1,15 @@
 // What a rotated log file is called. The kubelet names it `<log>.<now formatted as 20060102-150405>`
 // (UTC), so that sorting the names bytewise sorts them by age: pruning keeps the newest by name alone.
+//
+// A rotated file of the live log L is EXACTLY
+//     L "." STAMP [ "_" COUNTER ] [ ".gz" | ".tmp" ]
+// STAMP is 8 digits, "-", 6 digits (the kubelet's format; not checked as a calendar date: the kubelet's
+// own tests use 00000000-000001). COUNTER is 6 digits, our collision suffix (below). Nothing else is a
+// rotated file of L — not "L.1", not "L.2": another container may have chosen that name for its live
+// log (the CRI lets a client choose any log_path), and a looser match once compressed and deleted it.
 
 import { Name } from "./types";
-import { compareBytes, compareJoined, concatBytes, hasSuffix, sliceBytes, asciiBytes } from "./bytes";
+import { compareBytes, hasPrefix } from "./bytes";
 
 /** 0001-01-01 is far before the epoch; we only name files from 1970-01-01T00:00:00Z ... */
 const MIN_SECONDS: i64 = 0;
@@ -10,6 +17,20 @@ const MIN_SECONDS: i64 = 0;
 const MAX_SECONDS: i64 = 253402300799;
 
 const SECONDS_PER_DAY: i64 = 86400;
+
+const STAMP_LENGTH: i32 = 15; // 20060102-150405
+const COUNTER_DIGITS: i32 = 6;
+const MAX_COUNTER: i32 = 999999;
+/** The longest file name Linux allows. */
+export const MAX_NAME_LENGTH: i32 = 255;
+/** "." + stamp + "_" + counter + ".tmp": what a rotated name (and its temp file) adds to the live log's. */
+const LONGEST_ADDITION: i32 = 1 + STAMP_LENGTH + 1 + COUNTER_DIGITS + 4;
+
+export const enum Ext {
+  None = 0,
+  Gz = 1,
+  Tmp = 2,
+}
 
 /**
  * Go's `t.UTC().Format("20060102-150405")` for a unix time in seconds. Times before 1970 are clamped to
@@ -36,7 +57,7 @@ export function formatTimestamp(unixSeconds: i64): Uint8Array {
   const month = mp < 10 ? mp + 3 : mp - 9; // [1, 12]
   if (month <= 2) year += 1;
 
-  const out = new Uint8Array(15);
+  const out = new Uint8Array(STAMP_LENGTH);
   putDigits(out, 0, year, 4);
   putDigits(out, 4, month, 2);
   putDigits(out, 6, day, 2);
@@ -55,81 +76,159 @@ function putDigits(out: Uint8Array, at: i32, v: i32, width: i32): void {
   }
 }
 
-const GZ: Uint8Array = asciiBytes(".gz");
-const TMP: Uint8Array = asciiBytes(".tmp");
-const ONE: Uint8Array = asciiBytes("1");
+function isDigit(c: u8): bool {
+  return c >= 0x30 && c <= 0x39;
+}
 
-/**
- * The name to rename the live log to: `<logName>.<stamp>`, as the kubelet does, when that sorts strictly
- * after every rotated file that will exist when the rename happens (`rotatedNames`: every regular file
- * named `<logName>.` + anything, with compressions already counted as `X.gz`).
- *
- * The kubelet stamps with one-second resolution and never checks: two rotations in the same second, or a
- * clock that went back, would rename over an existing rotated file (losing it) or produce a name that sorts
- * before older files (so pruning would delete the newest logs first). Instead we take the greatest existing
- * name M, strip a trailing ".gz" or ".tmp" to get its stem, and append "1". Because '1' (0x31) > '.'
- * (0x2e), stem+"1" sorts after stem, stem+".gz" and stem+".tmp", hence after every existing name, so it
- * overwrites nothing and is still the newest by name; and since stamps only differ in digits, it still
- * sorts before the next second's plain stamp (`...-150405` + "1" < `...-150406`). A repeat collision
- * yields stem+"11", and so on.
- */
-export function rotatedName(logName: Name, rotatedNames: Name[], now: i64): Uint8Array {
-  let greatest: Name | null = null;
-  for (let i = 0, n = rotatedNames.length; i < n; i++) {
-    const name = unchecked(rotatedNames[i]);
-    if (greatest === null || compareBytes(name, greatest) > 0) greatest = name;
-  }
-  return rotatedNameAfter(logName, formatTimestamp(now), greatest, false);
+/** name[at, at+n) are all decimal digits (the caller checked the bounds). */
+function digitsAt(name: Name, at: i32, n: i32): bool {
+  for (let i = 0; i < n; i++) if (!isDigit(unchecked(name[at + i]))) return false;
+  return true;
+}
+
+/** name[at..] is exactly `s` (ASCII). */
+function restIs(name: Name, at: i32, s: string): bool {
+  const n = s.length;
+  if (name.length - at != n) return false;
+  for (let i = 0; i < n; i++) if (unchecked(name[at + i]) != <u8>s.charCodeAt(i)) return false;
+  return true;
 }
 
 /**
- * rotatedName when the caller already knows the greatest rotated name: `greatest`, or `greatest` + ".gz"
- * when `gz` (a file about to be compressed), or null when there is none. `stamp` is formatTimestamp(now)
- * (the same for a whole batch).
+ * The length of the stem `L.STAMP[_COUNTER]` when `name` is a rotated file of `logName` (see the grammar
+ * at the top), else -1. Full names compare bytewise in (stamp, counter, extension) order:
+ * `L.S` < `L.S.gz` < `L.S.tmp` < `L.S_000001` < … < `L.S'` for the next second S' — because '.' (0x2e) sorts
+ * before '_' (0x5f) and a proper prefix sorts first.
  */
-export function rotatedNameAfter(logName: Name, stamp: Uint8Array, greatest: Name | null, gz: bool): Uint8Array {
+export function rotatedStem(logName: Name, name: Name): i32 {
   const n = logName.length;
-  const candidate = new Uint8Array(n + 1 + stamp.length);
-  candidate.set(logName, 0);
-  unchecked((candidate[n] = 0x2e)); // '.'
-  candidate.set(stamp, n + 1);
-  if (greatest === null) return candidate;
-  const m = changetype<Name>(greatest);
-  if (compareJoined(candidate, EMPTY, m, gz ? GZ : EMPTY) > 0) return candidate;
-  // The stem of m + ".gz" is m.
-  let stem = m;
-  if (!gz) {
-    if (hasSuffix(m, GZ)) stem = sliceBytes(m, 0, m.length - GZ.length);
-    else if (hasSuffix(m, TMP)) stem = sliceBytes(m, 0, m.length - TMP.length);
+  const len = name.length;
+  if (len < n + 1 + STAMP_LENGTH || !hasPrefix(name, logName) || unchecked(name[n]) != 0x2e) return -1;
+  const s = n + 1;
+  if (!digitsAt(name, s, 8) || unchecked(name[s + 8]) != 0x2d || !digitsAt(name, s + 9, 6)) return -1;
+  let stem = s + STAMP_LENGTH;
+  if (stem + 1 + COUNTER_DIGITS <= len && unchecked(name[stem]) == 0x5f) {
+    if (!digitsAt(name, stem + 1, COUNTER_DIGITS)) return -1;
+    stem += 1 + COUNTER_DIGITS;
   }
-  return concatBytes(stem, ONE);
+  if (stem == len || restIs(name, stem, ".gz") || restIs(name, stem, ".tmp")) return stem;
+  return -1;
 }
 
-const EMPTY = new Uint8Array(0);
+export function isRotatedOf(logName: Name, name: Name): bool {
+  return rotatedStem(logName, name) >= 0;
+}
+
+/** The extension after the stem of a rotated name. */
+export function extensionOf(name: Name, stem: i32): Ext {
+  if (stem == name.length) return Ext.None;
+  return unchecked(name[stem + 1]) == 0x67 ? Ext.Gz : Ext.Tmp; // ".gz" or ".tmp"
+}
+
+/** `name` + ".gz" (or + ".tmp"): the name compressing it would use. */
+export function withSuffix(name: Name, suffix: string): Name {
+  const n = name.length;
+  const out = new Uint8Array(n + suffix.length);
+  out.set(name, 0);
+  for (let i = 0; i < suffix.length; i++) unchecked((out[n + i] = <u8>suffix.charCodeAt(i)));
+  return out;
+}
 
 /**
- * The length of the live log name a rotated name was made from: `name` is `<live>.<YYYYMMDD-HHMMSS>`
- * followed by zero or more "1" (rotatedNameAfter's collision suffix), `<live>` not empty; -1 for any other
- * name (a `.gz` or `.tmp` twin included). The Fluent Bit filter uses it to find where a rotated file was
- * read before in_tail noticed the rename.
+ * The name to rename the live log to when it is renamed at `now`, given the names of every entry in its
+ * directory (of any kind: a planted symlink holds its name too), or null when `logName` is too long for
+ * any rotated name to fit in 255 bytes.
+ *
+ * The kubelet stamps with one-second resolution and never checks: two rotations in one second, or a clock
+ * that went back, rename over an existing rotated file (losing it) or produce a name that sorts before
+ * older files (so pruning deletes the newest logs first). Here the name is `<log>.<stamp>` when that sorts
+ * after every rotated name present; otherwise it continues the greatest one G: G's stamp with the counter
+ * after G's (`_000001` after a plain stamp). So it is always the newest by name, never an existing name,
+ * and bounded in length: a clock that once ran ahead (a file stamped 2099) gives `…-235959_000001`,
+ * `_000002`, … until the clock passes it, instead of a longer name each time. Only after 999,999
+ * rotations under one stamp does it give up order (size safety first) and take the first free counter
+ * under the current stamp.
  */
-export function liveNameLength(name: Uint8Array): i32 {
-  const n = name.length;
-  const STAMP = 16; // ".20060102-150405"
-  for (let ones = 0; n - STAMP - ones >= 1; ones++) {
-    if (ones > 0 && unchecked(name[n - ones]) != 0x31) return -1; // the tail must be all "1"
-    const p = n - STAMP - ones;
-    if (unchecked(name[p]) != 0x2e || unchecked(name[p + 9]) != 0x2d) continue;
-    let digits = true;
-    for (let i = 1; i < STAMP; i++) {
-      if (i == 9) continue;
-      const c = unchecked(name[p + i]);
-      if (c < 0x30 || c > 0x39) {
-        digits = false;
-        break;
-      }
+export function rotatedName(logName: Name, names: Name[], now: i64): Name | null {
+  if (logName.length > MAX_NAME_LENGTH - LONGEST_ADDITION) return null;
+  const stamp = formatTimestamp(now);
+  const fresh = stemOf(logName, stamp, 0);
+  // The greatest stem among the rotated names present.
+  let greatest: Name | null = null;
+  let greatestLen = 0;
+  for (let i = 0, k = names.length; i < k; i++) {
+    const name = unchecked(names[i]);
+    const stem = rotatedStem(logName, name);
+    if (stem < 0) continue;
+    if (greatest === null || compareStems(name, stem, changetype<Name>(greatest), greatestLen) > 0) {
+      greatest = name;
+      greatestLen = stem;
     }
-    if (digits) return p;
   }
-  return -1;
+  if (greatest === null) return fresh;
+  const g = changetype<Name>(greatest);
+  if (compareStems(fresh, fresh.length, g, greatestLen) > 0) return fresh;
+  const counter = counterOf(logName, g, greatestLen);
+  if (counter < MAX_COUNTER) return stemOf(logName, g.subarray(logName.length + 1, logName.length + 1 + STAMP_LENGTH), counter + 1);
+  // Out of counters under G's stamp: the first counter free under the current stamp.
+  for (let c = 1; c <= MAX_COUNTER; c++) {
+    const candidate = stemOf(logName, stamp, c);
+    if (!stemTaken(logName, names, candidate)) return candidate;
+  }
+  return fresh; // unreachable in practice: a million names under one stamp
+}
+
+/** Bytewise comparison of two stems (name[0, len)). */
+function compareStems(a: Name, aLen: i32, b: Name, bLen: i32): i32 {
+  return compareBytes(a.subarray(0, aLen), b.subarray(0, bLen));
+}
+
+/** The counter of a stem (0 when it has none). */
+function counterOf(logName: Name, name: Name, stem: i32): i32 {
+  const plain = logName.length + 1 + STAMP_LENGTH;
+  if (stem == plain) return 0;
+  let v = 0;
+  for (let i = plain + 1; i < stem; i++) v = v * 10 + <i32>(unchecked(name[i]) - 0x30);
+  return v;
+}
+
+/** `logName.stamp` or `logName.stamp_counter` (counter > 0). */
+function stemOf(logName: Name, stamp: Uint8Array, counter: i32): Name {
+  const n = logName.length;
+  const out = new Uint8Array(n + 1 + STAMP_LENGTH + (counter > 0 ? 1 + COUNTER_DIGITS : 0));
+  out.set(logName, 0);
+  unchecked((out[n] = 0x2e));
+  out.set(stamp, n + 1);
+  if (counter > 0) {
+    unchecked((out[n + 1 + STAMP_LENGTH] = 0x5f));
+    putDigits(out, n + 2 + STAMP_LENGTH, counter, COUNTER_DIGITS);
+  }
+  return out;
+}
+
+/** Some name present has `stem` as its stem. */
+function stemTaken(logName: Name, names: Name[], stem: Name): bool {
+  for (let i = 0, k = names.length; i < k; i++) {
+    const name = unchecked(names[i]);
+    const s = rotatedStem(logName, name);
+    if (s == stem.length && compareStems(name, s, stem, s) == 0) return true;
+  }
+  return false;
+}
+
+/**
+ * The length of the live log name a rotated name was made from, when the live name is not known: `name`
+ * is `<live>.<STAMP>[_<COUNTER>]` (the grammar at the top, without an extension: a `.gz` or `.tmp` twin is
+ * not a file a shipper follows), `<live>` not empty; else -1. The Fluent Bit filter uses it to find where
+ * a rotated file was read before in_tail noticed the rename.
+ */
+export function liveNameLength(name: Name): i32 {
+  let end = name.length;
+  if (end >= 1 + COUNTER_DIGITS && unchecked(name[end - 1 - COUNTER_DIGITS]) == 0x5f && digitsAt(name, end - COUNTER_DIGITS, COUNTER_DIGITS)) {
+    end -= 1 + COUNTER_DIGITS;
+  }
+  const s = end - STAMP_LENGTH; // the stamp's first digit
+  if (s < 2 || unchecked(name[s - 1]) != 0x2e) return -1;
+  if (!digitsAt(name, s, 8) || unchecked(name[s + 8]) != 0x2d || !digitsAt(name, s + 9, 6)) return -1;
+  return s - 1;
 }

@@ -16,10 +16,15 @@ const GZ = asciiBytes(".gz");
  * progress (say, compressed by the kubelet before the hand-over) would otherwise be held for ever.
  */
 export function isFullyRead(e: FileEntry): bool {
-  if (hasSuffix(e.name, GZ)) return true;
+  if (isCompressedName(e.name)) return true;
   if (e.readOffset == UNKNOWN || e.readOffset < 0) return false;
   if (e.readOffset >= e.size) return true;
   return e.lastLineStart >= 0 && e.readOffset >= e.lastLineStart;
+}
+
+/** The name ends with ".gz". */
+export function isCompressedName(name: Uint8Array): bool {
+  return hasSuffix(name, GZ);
 }
 
 /** Bytes the shipper has not read yet: 0 when fully read, never negative. */

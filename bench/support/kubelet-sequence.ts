@@ -21,7 +21,7 @@ export async function kubeletPass(cri: Cri, maxSize: number): Promise<KubeletPas
   const queue = containers.filter((c) => c.state === "CONTAINER_RUNNING").map((c) => c.id);
   result.running = queue.length;
   for (const id of queue) {
-    let logPath: string;
+    let logPath: Buffer;
     try {
       logPath = (await cri.containerStatus(id)).logPath;
     } catch {

@@ -3,7 +3,7 @@ import type { Cri } from "../../host/cri/types.js";
 import { systemClock } from "../../host/clock.js";
 import { realFs } from "../../host/fs.js";
 import { silentLogger } from "../../host/log.js";
-import { LogManager } from "../../host/manager.js";
+import { LogManager } from "../../host/manager/index.js";
 import type { Plugin, Policy } from "../../host/plugin/types.js";
 
 export const KUBELET_DEFAULT_POLICY: Policy = { maxSize: 10 * 1024 * 1024, maxFiles: 5, compress: true, shipperAware: false };

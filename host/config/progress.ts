@@ -9,6 +9,16 @@ export interface ProgressConfig {
   fluentBitProgressFile?: string;
   /** Fluent Bit in_tail SQLite offsets database, a second source of the same fact. */
   inTailDb?: string;
+  /** Vector's checkpoints.json (kubernetes_logs / file source); checkpoints.new.json beside it is read first. */
+  vectorCheckpoints?: string;
+  /** fluentd in_tail's pos_file. */
+  fluentdPosFile?: string;
+  /** Promtail's positions.yaml. */
+  promtailPositions?: string;
+  /** A Grafana Alloy loki.source.file component's positions.yml. */
+  alloyPositions?: string;
+  /** The OpenTelemetry Collector's file_storage file of a filelog receiver (receiver_filelog_<name>). */
+  otelFileStorage?: string;
   /** Bytes not yet shipped that one container may hold back before they are dropped anyway. */
   maxUnreadBytesPerContainer?: number;
   /** How long an unread rotated file may be held before it is compressed/removed anyway. */
@@ -21,6 +31,11 @@ export interface ProgressConfig {
 export const PROGRESS_KEYS = {
   fluentBitProgressFile: "fluent-bit-progress-file",
   inTailDb: "in-tail-db",
+  vectorCheckpoints: "vector-checkpoints",
+  fluentdPosFile: "fluentd-pos-file",
+  promtailPositions: "promtail-positions",
+  alloyPositions: "alloy-positions",
+  otelFileStorage: "otel-file-storage",
   maxUnreadBytesPerContainer: "max-unread-bytes-per-container",
   holdTimeout: "hold-timeout",
   logRootBudget: "log-root-budget",
@@ -33,6 +48,16 @@ export function readProgressConfig(setting: (key: ProgressKey) => Sourced | unde
   if (fb) progress.fluentBitProgressFile = asAbsolutePath(fb, "the file the Fluent Bit filter writes");
   const db = setting("inTailDb");
   if (db) progress.inTailDb = asAbsolutePath(db, "Fluent Bit's in_tail DB file");
+  const vector = setting("vectorCheckpoints");
+  if (vector) progress.vectorCheckpoints = asAbsolutePath(vector, "Vector's checkpoints.json, e.g. /var/lib/vector/kubernetes_logs/checkpoints.json");
+  const fluentd = setting("fluentdPosFile");
+  if (fluentd) progress.fluentdPosFile = asAbsolutePath(fluentd, "fluentd in_tail's pos_file");
+  const promtail = setting("promtailPositions");
+  if (promtail) progress.promtailPositions = asAbsolutePath(promtail, "Promtail's positions.yaml");
+  const alloy = setting("alloyPositions");
+  if (alloy) progress.alloyPositions = asAbsolutePath(alloy, "the positions.yml of an Alloy loki.source.file component");
+  const otel = setting("otelFileStorage");
+  if (otel) progress.otelFileStorage = asAbsolutePath(otel, "the collector's file_storage file, e.g. /var/lib/otelcol/file_storage/receiver_filelog_");
   const unread = setting("maxUnreadBytesPerContainer");
   if (unread) progress.maxUnreadBytesPerContainer = asQuantity(unread, plugin);
   const hold = setting("holdTimeout");

@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { CriError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
-import type { ContainerState, ContainerStatusInfo, ContainerSummary, Cri, VersionInfo } from "./types.js";
+import type { CallOptions, ContainerState, ContainerStatusInfo, ContainerSummary, Cri, VersionInfo } from "./types.js";
 
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
 export const CRIO_SOCKET = "/var/run/crio/crio.sock";
@@ -114,7 +114,7 @@ interface WireContainerStatus {
   metadata: WireContainerMetadata | null;
   state: ContainerState;
   exit_code: number;
-  log_path: string;
+  log_path: Buffer | null;
 }
 interface WireVersion { version: string; runtime_name: string; runtime_version: string; runtime_api_version: string }
 
@@ -141,7 +141,7 @@ export function toContainerStatus(s: WireContainerStatus): ContainerStatusInfo {
     id: s.id,
     name: s.metadata?.name ?? "",
     state: toState(s.state),
-    logPath: s.log_path,
+    logPath: Buffer.from(s.log_path ?? []),
     exitCode: Number(s.exit_code ?? 0),
   };
 }
@@ -162,6 +162,7 @@ export class GrpcCri implements Cri {
   private readonly endpoint: ResolvedEndpoint;
   private readonly logger: Logger;
   private readonly exists: (p: string) => boolean;
+  private readonly inFlight = new Set<grpc.ClientUnaryCall>();
   private closed = false;
 
   constructor(endpoint: ResolvedEndpoint, options: CriClientOptions) {
@@ -191,21 +192,23 @@ export class GrpcCri implements Cri {
     };
   }
 
-  async listContainers(): Promise<ContainerSummary[]> {
+  async listContainers(options: CallOptions = {}): Promise<ContainerSummary[]> {
     // An empty filter, like the kubelet: the caller picks RUNNING containers itself.
-    const res = await this.call<{ containers: WireContainer[] }>("ListContainers", { filter: {} }, "failed to list containers");
+    const res = await this.call<{ containers: WireContainer[] }>("ListContainers", { filter: {} }, "failed to list containers", this.timeoutMs, options.signal);
     return (res.containers ?? []).map(toContainerSummary);
   }
 
-  async containerStatus(containerId: string): Promise<ContainerStatusInfo> {
+  async containerStatus(containerId: string, options: CallOptions = {}): Promise<ContainerStatusInfo> {
     const res = await this.call<{ status: WireContainerStatus | null }>(
       "ContainerStatus",
       { container_id: containerId }, // verbose=false: the info map is not needed
       `failed to get status of container "${containerId}"`,
+      this.timeoutMs,
+      options.signal,
     );
     if (res.status == null) {
       throw new CriError(`failed to get status of container "${containerId}": the runtime returned no status`, {
-        code: "CRI_CALL_FAILED",
+        code: "CRI_BAD_ANSWER",
         endpoint: this.endpoint.target,
         method: "ContainerStatus",
       });
@@ -217,13 +220,15 @@ export class GrpcCri implements Cri {
     await this.call("ReopenContainerLog", { container_id: containerId }, `failed to reopen log of container "${containerId}"`);
   }
 
+  /** Closes the channel; calls in flight are cancelled (they fail with CRI_CANCELLED). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const call of this.inFlight) call.cancel();
     this.stub.close();
   }
 
-  protected call<T>(method: string, request: object, what: string, timeoutMs = this.timeoutMs): Promise<T> {
+  protected call<T>(method: string, request: object, what: string, timeoutMs = this.timeoutMs, signal?: AbortSignal): Promise<T> {
     if (this.closed) {
       return Promise.reject(
         new CriError(`${what}: the CRI client for ${this.endpoint.target} is closed`, {
@@ -236,10 +241,17 @@ export class GrpcCri implements Cri {
     const fn = (this.stub as unknown as Record<string, UnaryMethod>)[method];
     const started = Date.now();
     return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new CriError(`${what}: cancelled`, { code: "CRI_CANCELLED", endpoint: this.endpoint.target, method }));
+        return;
+      }
       // waitForReady=false: while the runtime is down the call fails at once instead of queueing until the
       // deadline; the channel keeps reconnecting in the background.
       const metadata = new grpc.Metadata({ waitForReady: false });
-      fn.call(this.stub, request, metadata, { deadline: started + timeoutMs }, (err, response) => {
+      const onAbort = () => call.cancel();
+      const call = fn.call(this.stub, request, metadata, { deadline: started + timeoutMs }, (err, response) => {
+        this.inFlight.delete(call);
+        signal?.removeEventListener("abort", onAbort);
         if (err) {
           const criError = this.toCriError(method, what, err, timeoutMs);
           this.logger.debug("CRI call failed", { method, endpoint: this.endpoint.target, code: criError.code, grpcCode: err.code, ms: Date.now() - started });
@@ -248,6 +260,8 @@ export class GrpcCri implements Cri {
           resolve(response as T);
         }
       });
+      this.inFlight.add(call);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -255,6 +269,8 @@ export class GrpcCri implements Cri {
     const endpoint = this.endpoint.target;
     const base = { endpoint, method, grpcCode: err.code, details: err.details, cause: err };
     switch (err.code) {
+      case grpc.status.CANCELLED:
+        return new CriError(`${what}: cancelled`, { ...base, code: "CRI_CANCELLED" });
       case grpc.status.DEADLINE_EXCEEDED:
         return new CriError(
           `${what}: ${method} got no answer from ${endpoint} within ${timeoutMs}ms; the runtime is hung or overloaded (raise the CRI timeout if it is only slow)`,

@@ -23,15 +23,20 @@ export interface ContainerStatusInfo {
   id: string;
   name: string;
   state: ContainerState;
-  logPath: string;     // status.log_path, absolute for containerd and CRI-O
+  logPath: Buffer;     // status.log_path, absolute for containerd and CRI-O; bytes, never decoded
   exitCode: number;
+}
+
+/** A call the caller may give up on (shutting down); ReopenContainerLog takes none: it is never cut short. */
+export interface CallOptions {
+  signal?: AbortSignal;
 }
 
 /** What the log manager needs from the runtime. Every call has a deadline. */
 export interface Cri {
   version(): Promise<VersionInfo>;
-  listContainers(): Promise<ContainerSummary[]>;
-  containerStatus(containerId: string): Promise<ContainerStatusInfo>;
+  listContainers(options?: CallOptions): Promise<ContainerSummary[]>;
+  containerStatus(containerId: string, options?: CallOptions): Promise<ContainerStatusInfo>;
   reopenContainerLog(containerId: string): Promise<void>;
   close(): void;
 }

@@ -1,15 +1,15 @@
 // The host half of the wire format in docs/abi.md: encode requests into one Buffer, decode responses.
 // The guest half is assembly/abi/codec.ts. Sizes travel as i64; the host keeps them as numbers (exact
 // up to 2^53, far beyond any file), except parseQuantity which returns a bigint.
-import { ABI_VERSION, MAGIC_LIST, MAGIC_PLAN, MAGIC_VALIDATE, Status } from "./status.js";
-import type { Action, ActionKindName, ConfigCheck, ContainerSnapshot, EntryKindName, ListEntry, Policy, ReasonName } from "./types.js";
+import { ABI_VERSION, ContainerOutcome, MAGIC_GROWTH, MAGIC_LIST, MAGIC_NAME, MAGIC_PLAN, MAGIC_VALIDATE, Status, statusErrorCode } from "./status.js";
+import type { Action, ActionKindName, ConfigCheck, ContainerPlan, ContainerSnapshot, EntryKindName, FileEntry, GrowthDecision, GrowthSample, Policy, ReasonName } from "./types.js";
 import { PluginError } from "../errors.js";
 
 const TWO_32 = 2 ** 32;
 const UTF8 = new TextEncoder();
 
 export const ENTRY_KINDS: Record<EntryKindName, number> = { file: 0, symlink: 1, directory: 2, other: 3 };
-export const ACTION_KINDS: ActionKindName[] = ["remove", "compress", "rotate", "recover", "hold"]; // 1-based on the wire
+export const ACTION_KINDS: ActionKindName[] = ["remove", "compress", "rotate", "recover", "hold", "verify", "report"]; // 1-based on the wire
 export const REASONS: ReasonName[] = [
   "unused-tmp",
   "unused-compressed-twin",
@@ -21,7 +21,16 @@ export const REASONS: ReasonName[] = [
   "limit-unread-bytes",
   "limit-hold-timeout",
   "limit-root-budget",
+  "interrupted-rotation",
+  "twin-unverified",
+  "compression-blocked",
+  "twin-differs",
+  "name-too-long",
+  "live-not-regular",
 ]; // 1-based on the wire
+
+const ENTRY_FOREIGN = 1;
+const ENTRY_BUSY = 2;
 
 const FLAG_COMPRESS = 1;
 const FLAG_SHIPPER_AWARE = 2;
@@ -132,20 +141,24 @@ function clampSize(v: number): number {
 }
 
 /** The plan request's fixed part: magic, version, policy, now, container count. */
-const PLAN_HEADER_BYTES = 4 + 4 + 8 + 4 + 4 + 8 * 3 + 8 + 4;
-/** Per container besides its id and names: id length, logName length, entry count. */
-const CONTAINER_BYTES = 4 + 4 + 4;
-/** Per entry besides its name: name length, kind, size, mtime, readOffset, lastLineStart. */
-const ENTRY_BYTES = 4 + 1 + 8 * 4;
+export const PLAN_HEADER_BYTES = 4 + 4 + 8 + 4 + 4 + 8 * 3 + 8 + 4;
+/** Per container besides its id and names: id length, logName length, liveOnly, entry count. */
+const CONTAINER_BYTES = 4 + 4 + 1 + 4;
+/** Per entry besides its name: name length, kind, flags, size, mtime, inode, readOffset, lastLineStart, crc32, isize. */
+const ENTRY_BYTES = 4 + 1 + 1 + 8 * 7;
+
+/** An upper bound on one container's part of a plan request. */
+export function containerRequestBound(c: ContainerSnapshot): number {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8, so 3 * id.length bounds the id's bytes.
+  let size = CONTAINER_BYTES + 3 * c.id.length + c.logName.length;
+  for (const e of c.entries) size += ENTRY_BYTES + e.name.length;
+  return size;
+}
 
 /** An upper bound on the plan request's size in bytes (what writePlanRequest needs). */
 export function planRequestBound(snapshots: ContainerSnapshot[]): number {
-  // A UTF-16 code unit is at most 3 bytes of UTF-8, so 3 * id.length bounds the id's bytes.
   let size = PLAN_HEADER_BYTES;
-  for (const c of snapshots) {
-    size += CONTAINER_BYTES + 3 * c.id.length + c.logName.length;
-    for (const e of c.entries) size += ENTRY_BYTES + e.name.length;
-  }
+  for (const c of snapshots) size += containerRequestBound(c);
   return size;
 }
 
@@ -179,20 +192,36 @@ export function writePlanRequest(dst: Uint8Array, snapshots: ContainerSnapshot[]
     const idBytes = writeUtf8(buf, pos + 4, c.id);
     view.setUint32(pos, idBytes, true);
     pos = writeBytes(buf, view, pos + 4 + idBytes, c.logName);
-    const entries = c.entries;
-    view.setUint32(pos, entries.length >>> 0, true);
-    pos += 4;
-    for (const e of entries) {
-      pos = writeBytes(buf, view, pos, e.name);
-      buf[pos] = ENTRY_KINDS[e.kind];
-      setI64(view, pos + 1, e.size);
-      setI64(view, pos + 9, Math.floor(e.mtime));
-      setI64(view, pos + 17, e.readOffset ?? -1);
-      setI64(view, pos + 25, e.lastLineStart ?? -1);
-      pos += 33;
-    }
+    buf[pos] = c.liveOnly ? 1 : 0;
+    pos = writeEntries(buf, view, pos + 1, c.entries);
   }
   return pos;
+}
+
+/** u32 count, then each entry (the layout every request with entries shares); returns the end. */
+function writeEntries(buf: Uint8Array, view: DataView, pos: number, entries: FileEntry[]): number {
+  view.setUint32(pos, entries.length >>> 0, true);
+  pos += 4;
+  for (const e of entries) {
+    pos = writeBytes(buf, view, pos, e.name);
+    buf[pos] = ENTRY_KINDS[e.kind];
+    buf[pos + 1] = (e.foreign ? ENTRY_FOREIGN : 0) | (e.busy ? ENTRY_BUSY : 0);
+    setI64(view, pos + 2, e.size);
+    setI64(view, pos + 10, Math.floor(e.mtime));
+    setI64(view, pos + 18, e.inode ?? 0);
+    setI64(view, pos + 26, e.readOffset ?? -1);
+    setI64(view, pos + 34, e.lastLineStart ?? -1);
+    setI64(view, pos + 42, e.crc32 ?? -1);
+    setI64(view, pos + 50, e.isize ?? -1);
+    pos += 58;
+  }
+  return pos;
+}
+
+function entriesBound(entries: FileEntry[]): number {
+  let size = 4;
+  for (const e of entries) size += ENTRY_BYTES + e.name.length;
+  return size;
 }
 
 function setI64(view: DataView, pos: number, v: number): void {
@@ -281,12 +310,24 @@ class PlannedAction implements Action {
 /** The plan of a container without actions; shared, so it is frozen. */
 const NO_ACTIONS: Action[] = Object.freeze([]) as unknown as Action[];
 
-export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot[]): { id: string; actions: Action[] }[] {
+export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot[]): ContainerPlan[] {
   const r = new BufferReader(payload);
   const n = r.u32();
   if (n !== snapshots.length) throw new PluginError("PLUGIN_BAD_RESPONSE", `plan has ${n} containers, the request had ${snapshots.length}`);
-  const plans = new Array<{ id: string; actions: Action[] }>(n);
+  const plans = new Array<ContainerPlan>(n);
   for (let i = 0; i < n; i++) {
+    const id = snapshots[i]!.id;
+    const outcome = r.u8();
+    if (outcome === ContainerOutcome.NEEDS_LISTING) {
+      plans[i] = { id, outcome: "needs-listing", actions: NO_ACTIONS };
+      continue;
+    }
+    if (outcome === ContainerOutcome.REJECTED) {
+      const code = statusErrorCode(r.u32());
+      plans[i] = { id, outcome: "rejected", actions: NO_ACTIONS, error: new PluginError(code, r.bytes().toString("utf8")) };
+      continue;
+    }
+    if (outcome !== ContainerOutcome.PLANNED) throw new PluginError("PLUGIN_BAD_RESPONSE", `unknown outcome ${outcome} for container ${id}`);
     const count = r.u32();
     let actions = NO_ACTIONS;
     if (count > 0) {
@@ -294,7 +335,7 @@ export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot
       for (let j = 0; j < count; j++) {
         const kind = ACTION_KINDS[r.u8() - 1];
         const reason = REASONS[r.u8() - 1];
-        if (!kind || !reason) throw new PluginError("PLUGIN_BAD_RESPONSE", `unknown action kind or reason in the plan of container ${snapshots[i]!.id}`);
+        if (!kind || !reason) throw new PluginError("PLUGIN_BAD_RESPONSE", `unknown action kind or reason in the plan of container ${id}`);
         const nameAt = r.pos;
         r.skipBytes();
         const unreadBytes = r.i64();
@@ -302,7 +343,7 @@ export function decodePlanResponse(payload: Buffer, snapshots: ContainerSnapshot
         actions[j] = new PlannedAction(kind, reason, unreadBytes, payload, nameAt);
       }
     }
-    plans[i] = { id: snapshots[i]!.id, actions };
+    plans[i] = { id, outcome: "planned", actions };
   }
   r.end();
   return plans;
@@ -319,17 +360,61 @@ export function encodeValidateRequest(check: ConfigCheck): Buffer {
   return w.finish();
 }
 
-export function encodeListRequest(logName: Buffer, entries: ListEntry[]): Buffer {
-  const w = new BufferWriter(64 + entries.length * 32);
-  w.u32(MAGIC_LIST);
+/** magic, version, logName, then list_logs' mode (u8) or rotated_name's now (i64), then the entries. */
+function encodeNamedEntries(magic: number, logName: Buffer, entries: FileEntry[], extra: { mode: number } | { now: number }): Buffer {
+  const buf = Buffer.allocUnsafe(8 + 4 + logName.length + 8 + entriesBound(entries));
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  view.setUint32(0, magic, true);
+  view.setInt32(4, ABI_VERSION, true);
+  let pos = writeBytes(buf, view, 8, logName);
+  if ("mode" in extra) buf[pos++] = extra.mode;
+  else {
+    setI64(view, pos, Math.floor(extra.now));
+    pos += 8;
+  }
+  return buf.subarray(0, writeEntries(buf, view, pos, entries));
+}
+
+/** list_logs mode 0: the kubelet's GetAllLogs; mode 1: every entry of the container (clean). */
+export function encodeListRequest(logName: Buffer, entries: FileEntry[], mode: "logs" | "clean" = "logs"): Buffer {
+  return encodeNamedEntries(MAGIC_LIST, logName, entries, { mode: mode === "clean" ? 1 : 0 });
+}
+
+export function encodeRotatedNameRequest(logName: Buffer, entries: FileEntry[], now: number): Buffer {
+  return encodeNamedEntries(MAGIC_NAME, logName, entries, { now });
+}
+
+export function encodeGrowthRequest(samples: GrowthSample[], maxSize: number, maxWaitMs: number): Buffer {
+  const w = new BufferWriter(32 + samples.length * 32);
+  w.u32(MAGIC_GROWTH);
   w.i32(ABI_VERSION);
-  w.bytes(logName);
-  w.u32(entries.length);
-  for (const e of entries) {
-    w.bytes(e.name);
-    w.u8(ENTRY_KINDS[e.kind]);
+  w.i64(clampSize(maxSize));
+  w.i64(Math.floor(maxWaitMs));
+  w.u32(samples.length);
+  for (const s of samples) {
+    w.i64(Math.floor(s.size));
+    w.i64(Math.floor(s.atMs));
+    w.i64(Math.floor(s.prevSize));
+    w.i64(Math.floor(s.prevAtMs));
   }
   return w.finish();
+}
+
+export function decodeGrowthResponse(payload: Buffer, count: number): GrowthDecision[] {
+  const r = new BufferReader(payload);
+  const n = r.u32();
+  if (n !== count) throw new PluginError("PLUGIN_BAD_RESPONSE", `growth answer has ${n} decisions, the request had ${count}`);
+  const out = new Array<GrowthDecision>(n);
+  for (let i = 0; i < n; i++) out[i] = { rotateNow: r.u8() === 1, nextCheckAtMs: r.i64() };
+  r.end();
+  return out;
+}
+
+export function decodeName(payload: Buffer): Buffer {
+  const r = new BufferReader(payload);
+  const name = r.bytes();
+  r.end();
+  return name;
 }
 
 export function decodeNameList(payload: Buffer): Buffer[] {

@@ -28,10 +28,22 @@ export function statusErrorCode(code: number): `PLUGIN_${string}` {
   return `PLUGIN_${statusName(code)}`;
 }
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const MAGIC_PLAN = 0x504c5243; // "CRLP"
 export const MAGIC_VALIDATE = 0x564c5243; // "CRLV"
 export const MAGIC_LIST = 0x4c4c5243; // "CRLL"
+export const MAGIC_NAME = 0x4e4c5243; // "CRLN"
+export const MAGIC_GROWTH = 0x474c5243; // "CRLG"
+
+/** Mirrors ContainerOutcome in assembly/abi/status.ts: the u8 before each container's plan. */
+export const ContainerOutcome = { PLANNED: 0, NEEDS_LISTING: 1, REJECTED: 2 } as const;
+
+/** Mirrors the request limits of assembly/abi/status.ts: the host splits batches to stay within them. */
+export const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
+export const MAGIC_CREDIT = 0x434c5243; // "CRLC"
+/** Limits of crl_credit_progress (assembly/abi/status.ts). */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_FINGERPRINT_BYTES = 4096;
 
 /**
  * The Fluent Bit filter's lastStatus (crl_fluentbit_stats; mirrors FilterStatus in assembly/abi/status.ts).

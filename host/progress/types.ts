@@ -1,114 +1,56 @@
-// How far the log shipper has read each file. Two sources report it:
-//   - the filter (cri-logrotate.wasm loaded in Fluent Bit as filter_wasm) writes a progress file: per
-//     path as the records carried it, generations of line-START offsets (docs/abi.md, "Progress file");
-//   - Fluent Bit's in_tail SQLite DB: per inode and current name, the offset AFTER the last line read.
-// The host matches either against the files it is about to plan (match.ts) before asking the rules.
+// How far the log shipper has read each file. Every shipper keeps its read position in a file of its own
+// format; a source (one per format) reads it and returns CLAIMS: what the file proves, in the shipper's own
+// identity terms (an inode and a name, a fingerprint, a path). A source never decides which of our files a
+// claim belongs to, and never logs: the rules module decides the first (crl_credit_progress, through
+// host/progress/attacher.ts), the attacher the second.
 
-/**
- * One generation the filter saw under a path. A generation ends when an offset fails to move forward,
- * which is what a new file at the same path looks like (progress.ts in assembly/fluentbit explains why).
- */
-export interface FilterGeneration {
-  /** Monotonic per path: 0 for the first generation ever seen, 1 for the next... (only the last 4 are kept). */
-  index: number;
-  /** Line-start offset of the generation's first record. */
-  firstOffset: number;
-  /** Highest line-start offset seen: the line starting there has been read, bytes after it maybe not. */
-  maxOffset: number;
-  records: number;
-  /** Record times (unix seconds, the log line's own timestamp as Fluent Bit parsed it). */
-  firstSec: number;
-  lastSec: number;
-  /** The same in milliseconds: the true time lies in [firstMs, firstMs + precisionMs). */
-  firstMs?: number;
-  lastMs?: number;
-  /** 1 when the progress file carries nanoseconds (format 2), 1000 for whole seconds (format 1). */
-  precisionMs?: number;
-}
+export type ShipperName = "fluent-bit-filter" | "fluent-bit-db" | "vector" | "fluentd" | "otel" | "promtail" | "alloy";
 
-/** The filter's report: path (decoded from the JSON string the records carried) → generations, oldest first. */
-export interface FilterProgress {
-  file: string;
-  recordsSeen: number;
-  errors: number;
-  /** Record time of the flush that wrote the file. */
-  sec: number;
-  paths: Map<string, FilterGeneration[]>;
-}
+/** What one entry of a shipper's position file proves. Offsets are bytes of the (uncompressed) file. */
+export type ProgressClaim =
+  /** A row keyed by inode that also names the file (Fluent Bit in_tail DB, fluentd pos_file).
+   *  offset = position AFTER the last byte consumed. */
+  | { kind: "inode-name"; shipper: ShipperName; inode: bigint; path: Buffer; offset: number }
+  /** Vector's dev_inode fingerprint. modifiedMs = when the position last changed, if known. */
+  | { kind: "dev-inode"; shipper: ShipperName; dev: bigint; inode: bigint; offset: number; modifiedMs?: number }
+  /** Vector's first_lines_checksum (CRC-64/ECMA-182 of the first line incl. '\n'; u64, parsed as BigInt). */
+  | { kind: "first-line-crc64"; shipper: ShipperName; checksum: bigint; offset: number; modifiedMs?: number }
+  /** OpenTelemetry filelog: the file's first bytes (≤ 1000) as the fingerprint. */
+  | { kind: "first-bytes"; shipper: ShipperName; firstBytes: Buffer; offset: number }
+  /** Promtail / Alloy positions: path → offset, no inode; takenAtMs = upper bound of when it was taken
+   *  (the positions file's mtime). */
+  | { kind: "path"; shipper: ShipperName; path: Buffer; offset: number; takenAtMs: number }
+  /** The Fluent Bit filter's generation under a path; maxOffset is the START of the last line read.
+   *  firstMs/lastMs are record times; precisionMs is 1 when the progress file carries ms, 1000 when
+   *  it carries whole seconds (format v1): the true first time lies in [firstMs, firstMs + precisionMs). */
+  | {
+      kind: "generation";
+      shipper: ShipperName;
+      path: Buffer;
+      index: number;
+      firstOffset: number;
+      maxOffset: number;
+      records: number;
+      firstMs: number;
+      lastMs: number;
+      precisionMs: number;
+    };
 
-/** One row of in_tail_files. */
-export interface DbFileProgress {
-  id: number;
-  /** The name in_tail knows the file by now (renamed by in_tail when it notices a rotation). */
-  name: string;
-  inode: number;
-  /** Offset after the last line read: equals the file size when in_tail has caught up. */
-  offset: number;
-  created: number;
-  rotated: boolean;
-}
+export type ClaimKindName = ProgressClaim["kind"];
 
 export interface ProgressReport {
-  /** Set when the filter's progress file was read (absent when the file does not exist). */
-  filter?: FilterProgress;
-  /** Rows of the in_tail DB (empty when the DB or its table does not exist). */
-  db: DbFileProgress[];
+  claims: ProgressClaim[];
   /** What went wrong while reading; what could not be read is simply absent above (credit less). */
   errors: ProgressSourceError[];
 }
 
 export interface ProgressSource {
+  /** For logs and errors: the setting it comes from and its file, e.g. `progress.fluentdPosFile "/var/log/td-agent/pos"`. */
+  readonly name: string;
   read(): Promise<ProgressReport>;
 }
 
+export const emptyReport = (): ProgressReport => ({ claims: [], errors: [] });
+
 export { ProgressSourceError } from "../errors.js";
 import type { ProgressSourceError } from "../errors.js";
-
-/** A file the host is about to plan, and what it needs to know about it. */
-export interface FileProgressQuery {
-  /** Base name in the container's log directory. */
-  name: string;
-  /** Full path, as the shipper sees it (the same string in_tail puts in Path_Key and its DB). */
-  path: string;
-  inode: number;
-  size: number;
-  /** Start of the file's last complete line (findLastLineStart), for rotated files; undefined = unknown. */
-  lastLineStart?: number;
-  /** True for the live log (written to now); false for a rotated one. */
-  live: boolean;
-}
-
-/** One rotation the host did: `livePath` (inode `inode`) was renamed to `rotatedPath` at `rotatedAtSec`. */
-export interface RotationRecord {
-  livePath: string;
-  inode: number;
-  rotatedPath: string;
-  /** Unix seconds, taken before the rename. */
-  rotatedAtSec: number;
-  /**
-   * Unix seconds from which this inode lived at livePath, if the host knows (the previous rotation of
-   * livePath, or the file's birth time). When absent, the previous rotation of the same live path in the
-   * history is used; when there is none, live-path progress is not credited at all (see match.ts).
-   */
-  liveSinceSec?: number;
-  /** The same two times in milliseconds, when the host took them so (compared with a format 2 progress file's times). */
-  rotatedAtMs?: number;
-  liveSinceMs?: number;
-}
-
-export type ProgressOrigin = "db-inode" | "db-name" | "filter-rotated-path" | "filter-live-generation" | "filter-live-path" | "none";
-
-/** What match.ts attaches to a file: the two inputs of the rules' isFullyRead. */
-export interface FileProgress {
-  /** How far the shipper has read; undefined = unknown (nothing credited). */
-  readOffset?: number;
-  /**
-   * Start of the last line, only when readOffset is a line START (the filter source). For the DB source
-   * it stays undefined: the DB's offset is already past the line, and readOffset >= lastLineStart would
-   * credit an unread last line.
-   */
-  lastLineStart?: number;
-  origin: ProgressOrigin;
-  /** Why, in a sentence (dry run, logs). */
-  detail: string;
-}

@@ -1,5 +1,5 @@
 import { asciiBytes, bytesOf, bytesToDisplay } from "../../assembly/rules/bytes";
-import { formatTimestamp, rotatedName } from "../../assembly/rules/names";
+import { formatTimestamp, isRotatedOf, rotatedName } from "../../assembly/rules/names";
 
 function stamp(t: i64): string {
   return bytesToDisplay(formatTimestamp(t));
@@ -12,7 +12,8 @@ function names(list: string[]): Uint8Array[] {
 }
 
 function rotated(existing: string[], now: i64): string {
-  return bytesToDisplay(rotatedName(asciiBytes("0.log"), names(existing), now));
+  const name = rotatedName(asciiBytes("0.log"), names(existing), now);
+  return name === null ? "null" : bytesToDisplay(changetype<Uint8Array>(name));
 }
 
 describe("formatTimestamp (Go's 20060102-150405, UTC)", () => {
@@ -48,6 +49,35 @@ describe("formatTimestamp (Go's 20060102-150405, UTC)", () => {
   });
 });
 
+const LOG = asciiBytes("0.log");
+
+describe("isRotatedOf: exactly <log>.<stamp>[_counter][.gz|.tmp]", () => {
+  it("takes the kubelet's names and ours", () => {
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000"))).toBe(true);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000.gz"))).toBe(true);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000.tmp"))).toBe(true);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000_000001"))).toBe(true);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000_999999.gz"))).toBe(true);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.00000000-000001"))).toBe(true); // the kubelet's tests: not a calendar check
+  });
+  it("refuses every other name, whoever it belongs to", () => {
+    expect(isRotatedOf(LOG, asciiBytes("0.log"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log."))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.1"))).toBe(false); // another container may have chosen this name
+    expect(isRotatedOf(LOG, asciiBytes("0.log.2.gz"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.logx"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log-foo"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("1.log.20231114-100000"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-10000"))).toBe(false); // a digit short
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114_100000"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-1000001"))).toBe(false); // the old collision suffix
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000_01"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000.gz.gz"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000.bak"))).toBe(false);
+    expect(isRotatedOf(LOG, asciiBytes("0.log.20231114-100000.20231114-110000"))).toBe(false);
+  });
+});
+
 describe("rotatedName", () => {
   it("is <log>.<stamp> when nothing is rotated yet", () => {
     expect(rotated([], 1700000000)).toBe('"0.log.20231114-221320"');
@@ -55,24 +85,56 @@ describe("rotatedName", () => {
   it("is <log>.<stamp> when the stamp sorts after every rotated file", () => {
     expect(rotated(["0.log.20231114-221319.gz", "0.log.20231114-221310"], 1700000000)).toBe('"0.log.20231114-221320"');
   });
-  it("appends 1 to the stem on the same second", () => {
-    expect(rotated(["0.log.20231114-221320"], 1700000000)).toBe('"0.log.20231114-2213201"');
-    expect(rotated(["0.log.20231114-221320.gz"], 1700000000)).toBe('"0.log.20231114-2213201"');
-    expect(rotated(["0.log.20231114-221320.tmp"], 1700000000)).toBe('"0.log.20231114-2213201"');
+  it("adds a counter on the same second", () => {
+    expect(rotated(["0.log.20231114-221320"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
+    expect(rotated(["0.log.20231114-221320.gz"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
+    expect(rotated(["0.log.20231114-221320.tmp"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
   });
-  it("appends 1 to the greatest name when the clock went back", () => {
-    expect(rotated(["0.log.20231114-221330.gz", "0.log.20231114-221325"], 1700000000)).toBe('"0.log.20231114-2213301"');
+  it("continues the greatest name when the clock went back", () => {
+    expect(rotated(["0.log.20231114-221330.gz", "0.log.20231114-221325"], 1700000000)).toBe('"0.log.20231114-221330_000001"');
   });
-  it("keeps appending when the stem is already suffixed", () => {
-    expect(rotated(["0.log.20231114-221320.gz", "0.log.20231114-2213201.gz"], 1700000000)).toBe('"0.log.20231114-22132011"');
+  it("counts on from an existing counter", () => {
+    expect(rotated(["0.log.20231114-221320.gz", "0.log.20231114-221320_000001.gz"], 1700000000)).toBe('"0.log.20231114-221320_000002"');
   });
-  it("sorts the suffixed name before the next second's stamp", () => {
-    const suffixed = rotatedName(asciiBytes("0.log"), names(["0.log.20231114-221320"]), 1700000000);
-    const next = rotatedName(asciiBytes("0.log"), [suffixed], 1700000001);
+  it("ignores names that are not rotated files (they neither block nor order)", () => {
+    expect(rotated(["0.log.99999999", "0.log.zzz", "1.log.20991231-235959"], 1700000000)).toBe('"0.log.20231114-221320"');
+  });
+  it("sorts the counted name before the next second's stamp", () => {
+    const counted = rotatedName(asciiBytes("0.log"), names(["0.log.20231114-221320"]), 1700000000)!;
+    const next = rotatedName(asciiBytes("0.log"), [counted], 1700000001)!;
     expect(bytesToDisplay(next)).toBe('"0.log.20231114-221321"');
   });
+  it("stays bounded after a clock that ran ahead, and keeps sorting after every name", () => {
+    // A file stamped in 2099, then 1,000 rotations at the real time: never longer, always the newest.
+    let all = names(["0.log.20991231-235959"]);
+    let previous = all[0];
+    for (let i = 0; i < 1000; i++) {
+      const name = rotatedName(asciiBytes("0.log"), all, 1700000000 + i)!;
+      expect(name.length).toBe(28, "0.log + . + stamp + _ + 6 digits");
+      expect(bytesToDisplay(name) > bytesToDisplay(previous)).toBe(true, "sorts after the previous one");
+      previous = name;
+      all.push(name);
+      if (all.length > 4) all = all.slice(all.length - 4); // pruned as excess: the oldest go
+    }
+    expect(bytesToDisplay(previous)).toBe('"0.log.20991231-235959_001000"');
+    // Once the clock passes the future stamp, plain stamps come back.
+    expect(bytesToDisplay(rotatedName(asciiBytes("0.log"), all, 4102444800)!)).toBe('"0.log.21000101-000000"');
+  });
+  it("clock jumps both ways: forward uses the new stamp, back continues the greatest", () => {
+    expect(rotated(["0.log.20231114-221320"], 1700003600)).toBe('"0.log.20231114-231320"');
+    expect(rotated(["0.log.20231114-231320"], 1700000000)).toBe('"0.log.20231114-231320_000001"');
+  });
+  it("after a million rotations under one stamp, size safety first: a free counter under the current stamp", () => {
+    expect(rotated(["0.log.20991231-235959_999999"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
+  });
+  it("refuses a live log name too long for any rotated name to fit in 255 bytes", () => {
+    const ok = new Uint8Array(228).fill(0x78);
+    const long = new Uint8Array(229).fill(0x78);
+    expect(rotatedName(ok, [], 0) !== null).toBe(true);
+    expect(rotatedName(long, [], 0) === null).toBe(true);
+  });
   it("keeps odd bytes in the log name", () => {
-    const got = rotatedName(bytesOf([0xff, 0x0a, 0x2e, 0x6c]), [], 0);
+    const got = rotatedName(bytesOf([0xff, 0x0a, 0x2e, 0x6c]), [], 0)!;
     expect(bytesToDisplay(got)).toBe('"\\xff\\n.l.19700101-000000"');
   });
 });

@@ -1,7 +1,7 @@
-import { Action, ActionKind, ContainerSnapshot, FileEntry, Policy, Reason } from "../../assembly/rules/types";
+import { Action, ActionKind, ContainerSnapshot, Detail, FileEntry, Policy, Reason } from "../../assembly/rules/types";
 import { asciiBytes, bytesToDisplay, equalBytes } from "../../assembly/rules/bytes";
 import { planBatch, planContainer } from "../../assembly/rules/plan";
-import { PLAN_CASES, PlanCase } from "./generated/plan";
+import { NEEDS_LISTING, PLAN_CASES, PlanCase } from "./generated/plan";
 
 function describeAction(kind: u8, reason: u8, name: Uint8Array, unread: i64): string {
   return "kind " + kind.toString() + " reason " + reason.toString() + " " + bytesToDisplay(name) + " unread " + unread.toString();
@@ -12,9 +12,11 @@ function expectPlan(c: PlanCase): void {
   const plans = planBatch(c.containers, c.now, c.policy);
   expect(plans.length).toBe(c.expect.length, c.name + ": number of plans");
   for (let i = 0; i < plans.length; i++) {
-    const got = plans[i];
     const want = c.expect[i];
     const where = c.name + " / container " + i.toString();
+    expect(plans[i].needsListing).toBe(want === NEEDS_LISTING, where + ": asks for the directory");
+    if (want === NEEDS_LISTING) continue;
+    const got = plans[i].actions;
     expect(got.length).toBe(want.length, where + ": number of actions, got " + describePlan(got));
     for (let j = 0; j < got.length && j < want.length; j++) {
       const a = got[j];
@@ -24,9 +26,15 @@ function expectPlan(c: PlanCase): void {
       expect(a.reason).toBe(w.reason, at + ": reason of " + describeAction(a.kind, a.reason, a.name, a.unreadBytes));
       expect(bytesToDisplay(a.name)).toBe(bytesToDisplay(w.name), at + ": name");
       if (w.checkUnread) expect(a.unreadBytes).toBe(w.unreadBytes, at + ": unreadBytes of " + bytesToDisplay(a.name));
-      expect(a.detail.length > 0).toBe(true, at + ": detail is empty");
+      expect(a.detail.text.length > 0).toBe(true, at + ": detail is empty");
     }
   }
+}
+
+/** The sentence a Detail stands for (what the encoder writes). */
+function detailText(d: Detail): string {
+  const name = d.name;
+  return d.text + (name === null ? "" : bytesToDisplay(changetype<Uint8Array>(name))) + d.tail;
 }
 
 function describePlan(plan: Action[]): string {
@@ -66,8 +74,8 @@ describe("planContainer", () => {
       file("0.log.20231114-100000.gz", 5),
       file("0.log.20231114-110000", 5),
     ]);
-    const single = planContainer(c, 1700000000, policy(10, 3, false));
-    const batch = planBatch([c], 1700000000, policy(10, 3, false))[0];
+    const single = planContainer(c, 1700000000, policy(10, 3, false)).actions;
+    const batch = planBatch([c], 1700000000, policy(10, 3, false))[0].actions;
     expect(single.length).toBe(3);
     expect(batch.length).toBe(3);
     for (let i = 0; i < single.length; i++) {
@@ -81,14 +89,15 @@ describe("planContainer", () => {
     const p = policy(10, 5, true);
     p.logRootBudget = 0;
     const c = new ContainerSnapshot(asciiBytes("c"), asciiBytes("0.log"), [file("0.log", 20), file("0.log.20231114-100000", 500, 100)]);
-    const plan = planContainer(c, 1700000000, p);
+    const plan = planContainer(c, 1700000000, p).actions;
     expect(plan.length).toBe(2);
-    expect(plan[0].kind).toBe(<u8>ActionKind.Hold);
-    expect(plan[0].unreadBytes).toBe(400);
-    const batch = planBatch([c], 1700000000, p)[0];
-    expect(batch[0].kind).toBe(<u8>ActionKind.Compress);
-    expect(batch[0].reason).toBe(<u8>Reason.LimitRootBudget);
-    expect(batch[0].unreadBytes).toBe(400);
+    expect(plan[0].kind).toBe(<u8>ActionKind.Rotate);
+    expect(plan[1].kind).toBe(<u8>ActionKind.Hold);
+    expect(plan[1].unreadBytes).toBe(400);
+    const batch = planBatch([c], 1700000000, p)[0].actions;
+    expect(batch[1].kind).toBe(<u8>ActionKind.Compress);
+    expect(batch[1].reason).toBe(<u8>Reason.LimitRootBudget);
+    expect(batch[1].unreadBytes).toBe(400);
   });
 });
 
@@ -101,26 +110,26 @@ describe("action details", () => {
       new FileEntry(asciiBytes("0.log.20231114-100000"), 0, 4096, 1699990000, 100),
       new FileEntry(asciiBytes("0.log.20231114-110000"), 0, 4096, 1699999990, 100),
     ]);
-    const plan = planContainer(c, 1700000000, p);
+    const plan = planContainer(c, 1700000000, p).actions;
     expect(plan.length).toBe(3);
-    expect(plan[0].detail).toBe(
-      'compress: "0.log.20231114-100000" is an older rotated file (the newest stays uncompressed), giving up 3996 unread bytes: held 10000s, longer than holdTimeoutSeconds=60',
-    );
-    expect(plan[1].detail).toBe('held: shipper read 100 of 4096 bytes of "0.log.20231114-110000", so it is not compressed yet');
-    expect(plan[2].detail).toBe(
+    expect(detailText(plan[0].detail)).toBe(
       'rotate: live log is 12582912 bytes, containerLogMaxSize is 10485760, renaming it to "0.log.20231114-221320"',
     );
+    expect(detailText(plan[1].detail)).toBe(
+      'compress: "0.log.20231114-100000" is an older rotated file (the newest stays uncompressed), giving up 3996 unread bytes: held 10000s, longer than holdTimeoutSeconds=60',
+    );
+    expect(detailText(plan[2].detail)).toBe('held: shipper read 100 of 4096 bytes of "0.log.20231114-110000", so it is not compressed yet');
   });
 
   it("quote odd names", () => {
     const c = new ContainerSnapshot(asciiBytes("c"), asciiBytes("0.log"), []);
-    const plan = planContainer(c, 0, policy(10, 5, false));
+    const plan = planContainer(c, 0, policy(10, 5, false)).actions;
     expect(plan.length).toBe(1);
-    expect(plan[0].detail).toBe('recover: live log "0.log" is missing, so the runtime is asked to reopen it');
-    const d = new ContainerSnapshot(asciiBytes("c"), asciiBytes("0.log"), [file("0.log", 20), file("0.log.a\nb", 1)]);
+    expect(detailText(plan[0].detail)).toBe('recover: live log "0.log" is missing, so the runtime is asked to reopen it');
+    const d = new ContainerSnapshot(asciiBytes("c"), asciiBytes("a\nb.log"), [file("a\nb.log", 20), file("a\nb.log.19700101-000000", 1)]);
     const p2 = policy(10, 2, false);
-    const plan2 = planContainer(d, 0, p2);
-    expect(plan2[0].detail).toBe('remove: excess rotated file "0.log.a\\nb" (keeping 0 for containerLogMaxFiles=2)');
+    const plan2 = planContainer(d, 0, p2).actions;
+    expect(detailText(plan2[0].detail)).toBe('remove: excess rotated file "a\\nb.log.19700101-000000" (keeping 0 for containerLogMaxFiles=2)');
   });
 });
 
@@ -133,7 +142,7 @@ describe("after a kubelet pass", () => {
       entries.push(file(name, 10));
     }
     const c = new ContainerSnapshot(asciiBytes("c"), asciiBytes("0.log"), entries);
-    const plan = planContainer(c, 1700000000, policy(10, 4, false));
+    const plan = planContainer(c, 1700000000, policy(10, 4, false)).actions;
     let removed = 0;
     let compressed = 0;
     let rotated = 0;

@@ -14,7 +14,7 @@ import type { Accounting } from "./support/sink.js";
 const LINE_BYTES = 1000;
 const MAX_SIZE = "256Ki";
 const MAX_FILES = 4;
-const ROTATED = /^0\.log\.\d{8}-\d{6}1*$/;
+const ROTATED = /^0\.log\.\d{8}-\d{6}(_\d{6})?$/;
 
 async function startNode(t: TestContext, opts: Partial<NodeOptions> & Pick<NodeOptions, "sinkBytesPerSecond">): Promise<TestNode> {
   const node = await TestNode.start({
@@ -50,7 +50,7 @@ async function waitForSettled(node: TestNode, timeoutMs: number): Promise<string
   for (;;) {
     const listings = await Promise.all(node.containerIds.map((_, i) => node.listContainerDir(i)));
     const settled = listings.every((names) => {
-      const rotated = names.filter((n) => ROTATED.test(n) || /^0\.log\.\d{8}-\d{6}1*\.gz$/.test(n));
+      const rotated = names.filter((n) => ROTATED.test(n) || /^0\.log\.\d{8}-\d{6}(_\d{6})?\.gz$/.test(n));
       const plain = names.filter((n) => ROTATED.test(n));
       return names.length <= MAX_FILES && plain.length <= 1 && rotated.length >= 1 && names.every((n) => !n.endsWith(".tmp"));
     });

@@ -49,7 +49,7 @@ describe("containerd smoke", { skip: e2eSkip, timeout: 60_000 }, () => {
 
     const status = await cri!.containerStatus(writer.id);
     assert.equal(status.state, "CONTAINER_RUNNING");
-    assert.equal(status.logPath, writer.logPath); // containerd reports it absolute
+    assert.equal(status.logPath.toString(), writer.logPath); // containerd reports it absolute
 
     const lines = await waitForLines(writer.logPath, 100);
     assert.match(lines[0]!.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);

@@ -50,7 +50,7 @@ export interface FakeContainerInit {
   podSandboxId?: string;
   state: ContainerState;
   /** Absolute, or relative to logRoot. */
-  logPath: string;
+  logPath: string | Buffer;
   attempt?: number;
   labels?: Record<string, string>;
   exitCode?: number;
@@ -63,7 +63,7 @@ export interface FakeContainer {
   name: string;
   podSandboxId: string;
   state: ContainerState;
-  logPath: string;
+  logPath: string | Buffer;
   attempt: number;
   labels: Record<string, string>;
   exitCode: number;
@@ -183,7 +183,8 @@ export class FakeRuntime {
 
   addContainer(init: FakeContainerInit): FakeContainer {
     if (this.containers.has(init.id)) throw new Error(`fake runtime: container ${init.id} already exists`);
-    const logPath = path.isAbsolute(init.logPath) || !this.options.logRoot ? init.logPath : path.join(this.options.logRoot, init.logPath);
+    // Bytes are taken as they are (absolute): a test of non-UTF-8 paths gives them so.
+    const logPath = Buffer.isBuffer(init.logPath) || path.isAbsolute(init.logPath) || !this.options.logRoot ? init.logPath : path.join(this.options.logRoot, init.logPath);
     const container: FakeContainer = {
       id: init.id,
       name: init.name,
@@ -328,8 +329,11 @@ export class FakeRuntime {
         if (!sandbox) throw new RpcError(grpc.status.NOT_FOUND, `failed to find sandbox id "${req.pod_sandbox_id}": not found`);
         const config = req.config ?? {};
         const name: string = config.metadata?.name ?? "";
-        const logDirectory: string = (sandbox.config as any).log_directory ?? req.sandbox_config?.log_directory ?? "";
-        const logPath = logDirectory !== "" && config.log_path ? path.join(logDirectory, config.log_path) : "";
+        // Log paths are bytes on the wire (host/cri/runtime.proto): joined as bytes, as containerd does.
+        const logDirectory: Buffer = Buffer.from((sandbox.config as any).log_directory ?? req.sandbox_config?.log_directory ?? []);
+        const relative: Buffer = Buffer.from(config.log_path ?? []);
+        const dir = logDirectory[logDirectory.length - 1] === 0x2f ? logDirectory.subarray(0, -1) : logDirectory;
+        const logPath = dir.length > 0 && relative.length > 0 ? Buffer.concat([dir, Buffer.from("/"), relative]) : "";
         const writerOption = this.options.containerWriter;
         const id = randomBytes(32).toString("hex");
         this.addContainer({
@@ -397,7 +401,7 @@ export class FakeRuntime {
             exit_code: c.exitCode,
             image: { image: "localhost/fake:latest" },
             labels: c.labels,
-            log_path: c.logPath,
+            log_path: Buffer.isBuffer(c.logPath) ? c.logPath : Buffer.from(c.logPath),
           },
         };
       },

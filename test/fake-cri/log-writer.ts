@@ -48,10 +48,10 @@ export class LogWriter {
   private stopped = false;
 
   constructor(
-    readonly logPath: string,
+    readonly logPath: string | Buffer,
     private readonly options: WriterOptions,
   ) {
-    fs.mkdirSync(path.dirname(logPath), { recursive: true });
+    fs.mkdirSync(Buffer.isBuffer(logPath) ? logPath.subarray(0, logPath.lastIndexOf(0x2f)) : path.dirname(logPath), { recursive: true });
     this.fd = fs.openSync(logPath, OPEN_FLAGS, LOG_MODE);
     if (options.intervalMs > 0) {
       this.timer = setInterval(() => this.tick(), options.intervalMs);

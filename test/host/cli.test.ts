@@ -77,7 +77,7 @@ test("plan is a dry run: says what it would do and why, touches nothing", async 
   assert.equal(await main(["plan", "--json", ...flags("--container-log-max-size", "10", "--container-log-max-files", "3")], j), 0);
   const plans = JSON.parse(j.out());
   assert.equal(plans[0].containerId, "c-web");
-  assert.deepEqual(plans[0].actions.map((x: { kind: string }) => x.kind), ["remove", "compress", "rotate"]);
+  assert.deepEqual(plans[0].actions.map((x: { kind: string }) => x.kind), ["remove", "rotate", "compress"], "the compression after the rotation: it never waits for compression");
 });
 
 test("logs lists rotated files oldest first and the live log last", async () => {

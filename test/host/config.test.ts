@@ -63,6 +63,11 @@ growthChecks: false
 progress:
   fluentBitProgressFile: /var/lib/fluent-bit/crl-progress
   inTailDb: /var/lib/fluent-bit/tail.db
+  vectorCheckpoints: /var/lib/vector/kubernetes_logs/checkpoints.json
+  fluentdPosFile: /var/log/fluentd-containers.log.pos
+  promtailPositions: /run/promtail/positions.yaml
+  alloyPositions: /var/lib/alloy/data/loki.source.file.pods/positions.yml
+  otelFileStorage: /var/lib/otelcol/file_storage/receiver_filelog_
   maxUnreadBytesPerContainer: 64Mi
   holdTimeout: 1h
   logRootBudget: 2Gi
@@ -87,6 +92,11 @@ progress:
     progress: {
       fluentBitProgressFile: "/var/lib/fluent-bit/crl-progress",
       inTailDb: "/var/lib/fluent-bit/tail.db",
+      vectorCheckpoints: "/var/lib/vector/kubernetes_logs/checkpoints.json",
+      fluentdPosFile: "/var/log/fluentd-containers.log.pos",
+      promtailPositions: "/run/promtail/positions.yaml",
+      alloyPositions: "/var/lib/alloy/data/loki.source.file.pods/positions.yml",
+      otelFileStorage: "/var/lib/otelcol/file_storage/receiver_filelog_",
       maxUnreadBytesPerContainer: 64 * 1024 * 1024,
       holdTimeoutSeconds: 3600,
       logRootBudget: 2 * 1024 ** 3,
@@ -153,7 +163,7 @@ const invalid: Record<string, [string[], string | undefined, string | RegExp]> =
   // Ours.
   "unknown key (typo)": [[], "containerLogMaxFile: 3", /^unknown key "containerLogMaxFile" in config file "\/etc\/crl.yaml"; known keys: containerLogMaxSize, containerLogMaxFiles, .*progress$/],
   "unknown key, wrong case": [[], "logroot: /x", /unknown key "logroot" .*\(did you mean "logRoot"\?\)/],
-  "unknown progress key": [[], "progress:\n  holdTimeoutSeconds: 10", /unknown key "holdTimeoutSeconds" in the progress section .*known keys: fluentBitProgressFile, inTailDb, maxUnreadBytesPerContainer, holdTimeout, logRootBudget/],
+  "unknown progress key": [[], "progress:\n  holdTimeoutSeconds: 10", /unknown key "holdTimeoutSeconds" in the progress section .*known keys: fluentBitProgressFile, inTailDb, vectorCheckpoints, fluentdPosFile, promtailPositions, alloyPositions, otelFileStorage, maxUnreadBytesPerContainer, holdTimeout, logRootBudget/],
   "unknown flag": [["--container-log-max-fils", "3"], undefined, /Unknown option '--container-log-max-fils'.*--help/],
   "maxFiles as a string in yaml": [[], 'containerLogMaxFiles: "5"', 'containerLogMaxFiles in config file "/etc/crl.yaml" must be an integer, got string "5"'],
   "maxFiles not an integer": [[], "containerLogMaxFiles: 2.5", /must be an integer, got number 2.5/],
@@ -180,6 +190,8 @@ const invalid: Record<string, [string[], string | undefined, string | RegExp]> =
   "metrics port too big": [["--metrics-address", "127.0.0.1:70000"], undefined, /--metrics-address must be host:port/],
   "lock file inside the log root": [["--lock-file", "/var/log/pods/.cri-logrotate.lock"], undefined, /--lock-file must be outside logRoot "\/var\/log\/pods": the kubelet removes unknown entries/],
   "relative lock file": [["--lock-file", "crl.lock"], undefined, /--lock-file must be an absolute path/],
+  "relative vector checkpoints": [["--vector-checkpoints", "checkpoints.json"], undefined, /--vector-checkpoints must be an absolute path \(Vector.s checkpoints.json/],
+  "relative positions in the file": [[], "progress:\n  alloyPositions: positions.yml", /progress.alloyPositions in config file .* must be an absolute path/],
   "negative unread cap": [["--max-unread-bytes-per-container=-1Mi"], undefined, /--max-unread-bytes-per-container must not be negative, got "-1Mi"; leave it unset for no limit/],
   "negative budget (yaml)": [[], "progress:\n  logRootBudget: -5Gi", /progress.logRootBudget in config file .* must not be negative/],
   "bad budget quantity": [["--log-root-budget", "lots"], undefined, /--log-root-budget is not a quantity .*"64Mi"/],

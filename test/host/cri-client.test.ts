@@ -111,19 +111,26 @@ describe("against the fake runtime", () => {
     assert.deepEqual(rt.calls[0]!.request.filter, { id: "", state: null, pod_sandbox_id: "", label_selector: {} });
   });
 
+  test("containerStatus keeps log_path as bytes, even when they are not UTF-8", async () => {
+    const odd = Buffer.concat([Buffer.from(path.join(logRoot, "pod1")), Buffer.from([0xff, 0xfe]), Buffer.from("/0.log")]);
+    rt.addContainer({ id: "odd1", name: "odd", state: "CONTAINER_RUNNING", logPath: odd });
+    assert.ok((await cri.containerStatus("odd1")).logPath.equals(odd));
+    rt.removeContainer("odd1");
+  });
+
   test("containerStatus maps log_path, state and exit code", async () => {
     assert.deepEqual(await cri.containerStatus("run1"), {
       id: "run1",
       name: "app",
       state: "CONTAINER_RUNNING",
-      logPath: path.join(logRoot, "pod1/app/0.log"),
+      logPath: Buffer.from(path.join(logRoot, "pod1/app/0.log")),
       exitCode: 0,
     });
     assert.deepEqual(await cri.containerStatus("dead1"), {
       id: "dead1",
       name: "old",
       state: "CONTAINER_EXITED",
-      logPath: path.join(logRoot, "pod2/old/1.log"),
+      logPath: Buffer.from(path.join(logRoot, "pod2/old/1.log")),
       exitCode: 137,
     });
   });
@@ -255,7 +262,7 @@ describe("pod and container admin calls", () => {
     assert.deepEqual(await cri.listContainers(), [
       { id: containerId, podSandboxId: podId, name: "writer", attempt: 0, state: "CONTAINER_RUNNING", labels: { tier: "log" } },
     ]);
-    assert.equal((await cri.containerStatus(containerId)).logPath, path.join(logDirectory, "writer/0.log"));
+    assert.equal((await cri.containerStatus(containerId)).logPath.toString(), path.join(logDirectory, "writer/0.log"));
     await cri.stopContainer(containerId, 2);
     assert.equal((await cri.containerStatus(containerId)).state, "CONTAINER_EXITED");
     await cri.removeContainer(containerId);
@@ -266,7 +273,7 @@ describe("pod and container admin calls", () => {
     const sandboxConfig = {
       metadata: { name: "demo-pod", uid: "0000", namespace: "default", attempt: 0 },
       hostname: "", // host network: runc cannot set a hostname in the host's UTS namespace
-      log_directory: logDirectory,
+      log_directory: Buffer.from(logDirectory), // bytes here, string upstream (wire-compatible)
       labels: { app: "feas" },
       annotations: {},
       linux: { cgroup_parent: "", security_context: { namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
@@ -281,10 +288,24 @@ describe("pod and container admin calls", () => {
       image: { image: "localhost/busybox:e2e" },
       command: ["/bin/sh", "-c", "echo hi"],
       args: [],
+      working_dir: "",
+      envs: [],
+      mounts: [],
       labels: { tier: "log" },
       annotations: {},
-      log_path: "writer/0.log",
-      linux: { security_context: { namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
+      log_path: Buffer.from("writer/0.log"),
+      // Nothing asked: no capability change, the image's user (run_as_user/group absent, not 0).
+      linux: {
+        security_context: {
+          capabilities: null,
+          privileged: false,
+          namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" },
+          run_as_user: null,
+          readonly_rootfs: false,
+          no_new_privs: false,
+          run_as_group: null,
+        },
+      },
     });
     assert.deepEqual(byMethod("StopContainer"), { container_id: containerId, timeout: "2" }); // int64 as string
     assert.deepEqual(byMethod("StopPodSandbox"), { pod_sandbox_id: podId });
@@ -439,7 +460,7 @@ describe("wire format matches upstream field numbers", () => {
       id: "cid",
       name: "app",
       state: "CONTAINER_EXITED",
-      logPath: "/var/log/pods/ns_p_u/app/1.log",
+      logPath: Buffer.from("/var/log/pods/ns_p_u/app/1.log"),
       exitCode: 143,
     });
     assert.deepEqual(requests.ContainerStatus, pbString(1, "cid")); // verbose left at false
@@ -486,6 +507,41 @@ describe("wire format matches upstream field numbers", () => {
     const containerNs = sub(sub(sub(cc, 15), 2), 3);
     assert.deepEqual(namespaceModes(containerNs), [2, 1, 0]);
     assert.deepEqual(sub(req, 3), config); // the sandbox config again, same bytes
+  });
+
+  test("CreateContainer: working_dir=5, envs=6, mounts=7 and the securityContext at the upstream numbers", async () => {
+    const pod = { name: "p", namespace: "ns", uid: "u", logDirectory: "/var/log/pods/ns_p_u" };
+    await cri.createContainer("sid", pod, {
+      name: "c",
+      image: "img",
+      logPath: "c/0.log",
+      workingDir: "/work",
+      envs: [{ key: "POD_IP", value: "10.0.0.7" }],
+      mounts: [{ containerPath: "/var/log/pods", hostPath: "/var/log/pods" }, { containerPath: "/etc/x", hostPath: "/h/x", readonly: true }],
+      securityContext: { capabilities: { add: ["NET_ADMIN"], drop: ["ALL"] }, runAsUser: 0, runAsGroup: 0, readonlyRootfs: true, noNewPrivs: true },
+    });
+    const cc = sub(decode(requests.CreateContainer!), 2);
+    assert.deepEqual(cc.filter((f) => f.field === 3 || f.field === 4), [], "no command, no args: the image's entrypoint and cmd");
+    assert.equal(str(cc, 5), "/work");
+    // KeyValue{key=1, value=2}
+    const env = sub(cc, 6);
+    assert.deepEqual([str(env, 1), str(env, 2)], ["POD_IP", "10.0.0.7"]);
+    // Mount{container_path=1, host_path=2, readonly=3}
+    const mounts = cc.filter((f) => f.field === 7).map((f) => decode(f.value as Buffer));
+    assert.deepEqual(mounts.map((m) => [str(m, 1), str(m, 2), Number(get(m, 3) ?? 0n)]), [["/var/log/pods", "/var/log/pods", 0], ["/etc/x", "/h/x", 1]]);
+    // LinuxContainerConfig{security_context=2: LinuxContainerSecurityContext{capabilities=1: Capability{
+    //   add_capabilities=1, drop_capabilities=2}, privileged=2, run_as_user=5: Int64Value{value=1},
+    //   readonly_rootfs=7, no_new_privs=11, run_as_group=12: Int64Value{value=1}}}
+    const sc = sub(sub(cc, 15), 2);
+    const caps = sub(sc, 1);
+    assert.deepEqual([str(caps, 1), str(caps, 2)], ["NET_ADMIN", "ALL"]);
+    assert.equal(Number(get(sc, 2) ?? 0n), 0);
+    assert.ok(get(sc, 5) !== undefined, "run_as_user 0 is sent: absent would mean the image's user");
+    assert.equal(Number(get(sub(sc, 5), 1) ?? 0n), 0);
+    assert.equal(get(sc, 7), 1n);
+    assert.equal(get(sc, 11), 1n);
+    assert.ok(get(sc, 12) !== undefined);
+    assert.equal(Number(get(sub(sc, 12), 1) ?? 0n), 0);
   });
 });
 

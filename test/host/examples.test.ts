@@ -3,13 +3,17 @@
 // configs, the filter's config and the shim's config agree on the paths and keys that tie them together.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../../host/config/index.js";
 import { repoFile } from "../support/repo.js";
 import { defaultWasmPath, FILTER_EXPORT } from "../support/fluentbit-harness.js";
 import { sharedPlugin } from "../support/harness.js";
+import { containerfileFinalStage, IMAGE_WASM_PATH } from "../support/containerfile.js";
+
+/** The image name users replace (docs/operations.md, "Image"). */
+const IMAGE_PLACEHOLDER = "registry.example.com/cri-logrotate";
 
 const examples = repoFile("examples");
 const read = (rel: string) => readFileSync(join(examples, rel), "utf8");
@@ -149,10 +153,138 @@ test("the DaemonSet carries the same configs and mounts what each container need
   assert.equal(volumes[mountOf(shim, "/run/containerd/containerd.sock").name].hostPath.type, "Socket");
   assert.equal(mountOf(shim, "/var/lib/fluent-bit").name, mountOf(fb, "/var/lib/fluent-bit").name);
 
-  // Not privileged; root for the socket and the files; the probe reaches the loopback-only /healthz.
-  assert.equal(shim.securityContext.privileged, false);
-  assert.equal(shim.securityContext.runAsUser, 0);
+  // Root for the socket and the files (all root's), and nothing more: no capability, no privilege.
+  for (const c of [shim, ...spec.initContainers]) {
+    assert.equal(c.securityContext.runAsUser, 0, c.name);
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false, c.name);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true, c.name);
+    assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] }, c.name);
+    assert.equal(c.securityContext.privileged ?? false, false, c.name);
+  }
   assert.equal(spec.hostNetwork, undefined);
-  assert.ok(shim.livenessProbe.exec.command.join(" ").includes("http://127.0.0.1:9787/healthz"));
-  assert.equal(loadShimConfig(shimCm.data["config.yaml"]).metricsAddress, "127.0.0.1:9787");
+
+  // State outside the log root: the lock's directory is a hostPath of its own; no mount below /var/log/pods.
+  assert.equal(volumes[mountOf(shim, "/run/cri-logrotate").name].hostPath.path, "/run/cri-logrotate");
+  assert.equal(volumes[mountOf(shim, "/run/cri-logrotate").name].hostPath.type, "DirectoryOrCreate");
+  const shimConfig = loadShimConfig(shimCm.data["config.yaml"]);
+  assert.equal(shimConfig.lockFile, "/run/cri-logrotate/cri-logrotate.lock");
+  for (const v of spec.volumes.filter((v: { hostPath?: unknown }) => v.hostPath)) {
+    assert.ok(!v.hostPath.path.startsWith("/var/log/pods/"), `${v.name}: nothing of ours inside the log root`);
+  }
+
+  // Metrics on the pod IP (Prometheus scrapes it; the kubelet's httpGet probes go to it), port "metrics".
+  const port = shim.ports.find((p: { name: string }) => p.name === "metrics");
+  assert.deepEqual(shim.env, [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }]);
+  assert.deepEqual(shim.args.slice(-2), ["--metrics-address", `$(POD_IP):${port.containerPort}`]);
+  assert.deepEqual(shim.args.slice(0, 3), ["run", "--config", `${mountOf(shim, "/etc/cri-logrotate").mountPath}/config.yaml`]);
+  for (const probe of [shim.livenessProbe, shim.readinessProbe]) assert.deepEqual(probe.httpGet, { path: "/healthz", port: "metrics" });
+  const annotations = ds.spec.template.metadata.annotations;
+  assert.deepEqual(annotations, { "prometheus.io/scrape": "true", "prometheus.io/port": String(port.containerPort), "prometheus.io/path": "/metrics" });
+  const podMonitor = parse(read("kubernetes/podmonitor.yaml"));
+  assert.equal(podMonitor.kind, "PodMonitor");
+  assert.equal(podMonitor.metadata.namespace, ds.metadata.namespace);
+  assert.deepEqual(podMonitor.spec.selector.matchLabels, ds.spec.template.metadata.labels);
+  assert.deepEqual(podMonitor.spec.podMetricsEndpoints.map((e: { port: string; path: string }) => [e.port, e.path]), [["metrics", "/metrics"]]);
+
+  // One pod per node at a time: the lock cannot tell two pods apart.
+  assert.deepEqual(ds.spec.updateStrategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+
+  // The module Fluent Bit loads is the one in the shim's image, copied where wasm_path points.
+  const init = spec.initContainers.find((c: { name: string }) => c.name === "copy-filter");
+  const fbWasm = parse(fbCm.data["fluent-bit.yaml"]).pipeline.filters.find((f: { name: string }) => f.name === "wasm").wasm_path;
+  assert.equal(init.command[1], IMAGE_WASM_PATH);
+  assert.equal(`${mountOf(fb, dirname(fbWasm)).name}`, init.volumeMounts[0].name);
+  assert.equal(fbWasm, IMAGE_WASM_PATH);
 });
+
+test("one image name everywhere, tagged with the package's version", () => {
+  const version = JSON.parse(readFileSync(repoFile("package.json"), "utf8")).version;
+  const expected = `${IMAGE_PLACEHOLDER}:${version}`;
+  const ds = parseAllDocuments(read("kubernetes/daemonset.yaml")).map((d) => d.toJS()).find((d) => d.kind === "DaemonSet");
+  const images = [...ds.spec.template.spec.initContainers, ...ds.spec.template.spec.containers]
+    .filter((c: { name: string }) => c.name !== "fluent-bit")
+    .map((c: { image: string }) => c.image);
+  assert.deepEqual(images, [expected, expected]);
+  // Every mention of the placeholder in the docs and the Containerfile carries the same name and version.
+  for (const file of ["README.md", "docs/operations.md", "Containerfile", "examples/kubernetes/daemonset.yaml"]) {
+    const text = readFileSync(repoFile(file), "utf8");
+    const mentions = [...text.matchAll(/registry\.example\.com\/[^\s"'`)]+/g)].map((m) => m[0]);
+    assert.ok(mentions.length > 0, `${file} names the image`);
+    for (const m of mentions) assert.equal(m, expected, file);
+  }
+});
+
+test("Containerfile: the package on Node.js 20, the module where Fluent Bit loads it, the command as entrypoint", () => {
+  const text = readFileSync(repoFile("Containerfile"), "utf8");
+  assert.match(text, /^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+  assert.ok(text.includes(IMAGE_WASM_PATH));
+  const stage = containerfileFinalStage(text);
+  assert.deepEqual(stage.entrypoint, ["/usr/local/bin/cri-logrotate"]);
+  assert.deepEqual(stage.cmd, ["run", "--config", "/etc/cri-logrotate/config.yaml"]);
+  assert.equal(stage.user, "0:0");
+});
+
+test("the systemd unit runs the command npm install -g puts in /usr/local/bin, with the lock's directory and no capability", () => {
+  const unit = read("systemd/cri-logrotate.service");
+  const keys = new Map<string, string>();
+  for (const line of unit.split("\n")) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (m) keys.set(m[1]!, m[2]!);
+  }
+  const pkg = JSON.parse(readFileSync(repoFile("package.json"), "utf8"));
+  assert.deepEqual(Object.keys(pkg.bin), ["cri-logrotate"]);
+  assert.equal(keys.get("ExecStart"), "/usr/local/bin/cri-logrotate run --config /etc/cri-logrotate/config.yaml");
+  const config = loadShimConfig(read("cri-logrotate/config.yaml"));
+  assert.equal(`/run/${keys.get("RuntimeDirectory")}`, dirname(config.lockFile));
+  assert.equal(`/var/lib/${keys.get("StateDirectory")}`, dirname(config.progress.fluentBitProgressFile!));
+  assert.equal(keys.get("User"), "root");
+  assert.equal(keys.get("CapabilityBoundingSet"), "");
+  assert.equal(keys.get("NoNewPrivileges"), "yes");
+  // The paths its comments tell the operator to copy from are in the package.
+  for (const m of unit.matchAll(/\/usr\/local\/lib\/node_modules\/cri-logrotate\/(\S+)/g)) assert.ok(existsSync(repoFile(m[1]!)), m[1]);
+});
+
+// Each shipper's example and the shim's config beside it: the config loads, and the position file it
+// reads is the one the shipper's config writes.
+const shipperExamples: Record<string, () => void> = {
+  vector: () => {
+    const vector = parse(read("vector/vector.yaml"));
+    const [id, source] = Object.entries(vector.sources as Record<string, { type: string; exclude_paths_glob_patterns: string[]; fingerprint_lines: number; max_line_bytes: number }>)[0]!;
+    assert.equal(source.type, "kubernetes_logs");
+    assert.deepEqual(source.exclude_paths_glob_patterns, ["**/*.gz", "**/*.tmp"]);
+    assert.equal(source.fingerprint_lines, 1, "the shim fingerprints the first line");
+    assert.equal(source.max_line_bytes, 32768, "…up to 32 KiB");
+    assert.equal(loadShimConfig(read("vector/cri-logrotate.yaml")).progress.vectorCheckpoints, `${vector.data_dir}/${id}/checkpoints.json`);
+  },
+  fluentd: () => {
+    const conf = read("fluentd/fluent.conf");
+    const value = (key: string) => new RegExp(`^\\s*${key}\\s+(.+)$`, "m").exec(conf)?.[1]?.trim();
+    assert.equal(value("path"), "/var/log/pods/*/*/*.log*");
+    assert.equal(value("follow_inodes"), "true");
+    assert.match(value("exclude_path")!, /\*\.gz.*\*\.tmp/);
+    assert.equal(loadShimConfig(read("fluentd/cri-logrotate.yaml")).progress.fluentdPosFile, value("pos_file"));
+  },
+  "otel-collector": () => {
+    const collector = parse(read("otel-collector/collector.yaml"));
+    assert.deepEqual(collector.receivers.filelog.include, ["/var/log/pods/*/*/*.log*"]);
+    assert.equal(collector.receivers.filelog.storage, "file_storage");
+    const directory = collector.extensions.file_storage.directory;
+    assert.ok(collector.service.extensions.includes("file_storage"));
+    // The receiver is unnamed ("filelog"): its file is receiver_filelog_ with the trailing underscore.
+    assert.ok("filelog" in collector.receivers);
+    assert.equal(loadShimConfig(read("otel-collector/cri-logrotate.yaml")).progress.otelFileStorage, `${directory}/receiver_filelog_`);
+  },
+  alloy: () => {
+    const alloy = read("alloy/config.alloy");
+    const label = /loki\.source\.file "([^"]+)"/.exec(alloy)![1]!;
+    const storage = /--storage\.path=([^\s:]+)/.exec(alloy)![1]!;
+    assert.match(alloy, /"__path__" = "\/var\/log\/pods\/\*\/\*\/\*\.log"/, "the live logs only");
+    assert.equal(loadShimConfig(read("alloy/cri-logrotate.yaml")).progress.alloyPositions, `${storage}/loki.source.file.${label}/positions.yml`);
+  },
+  promtail: () => {
+    const promtail = parse(read("promtail/promtail.yaml"));
+    assert.equal(promtail.scrape_configs[0].static_configs[0].labels.__path__, "/var/log/pods/*/*/*.log", "the live logs only");
+    assert.equal(loadShimConfig(read("promtail/cri-logrotate.yaml")).progress.promtailPositions, promtail.positions.filename);
+  },
+};
+for (const [name, check] of Object.entries(shipperExamples)) test(`examples/${name}: the shipper's config and the shim's agree`, check);

@@ -1,16 +1,18 @@
 // The executor — the only code that renames, compresses and removes log files — against real temp dirs and
 // the fake runtime over a real socket: the kubelet's TestRotateLatestLog and TestCompressLog, plus the
-// refusals (symlinks, directories, overwrites) and faults injected through FaultyFs.
+// refusals (symlinks, directories, FIFOs, overwrites), a second rotator acting in between, and faults
+// injected through FaultyFs.
 
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { gunzipSync } from "node:zlib";
-import { Executor, type Target } from "../../host/executor.js";
+import { Executor, type Outcome, type Target } from "../../host/executor.js";
 import { ExecError } from "../../host/errors.js";
 import { realFs, type Fs } from "../../host/fs.js";
-import { startHarness, listing, modeOf, writeFiles, type Harness } from "../support/harness.js";
+import { startHarness, listing, modeOf, sharedPlugin, writeFiles, type Harness } from "../support/harness.js";
 import { FaultyFs } from "../support/faulty-fs.js";
 
 const TS = "20260102-030405";
@@ -34,9 +36,20 @@ function fixture(files: Record<string, string> = {}): { dir: string; id: string;
   return {
     dir,
     id,
-    target: { id, dir, logName: Buffer.from("test-log") },
-    executor: (f: Fs = realFs) => new Executor({ fs: f, cri: h.cri, compressionLevel: 6 }),
+    target: { id, dir: Buffer.from(dir), logName: Buffer.from("test-log") },
+    executor: (f: Fs = realFs) => new Executor({ fs: f, cri: h.cri, clock: h.clock, rotatedName: (l, e, now) => sharedPlugin().rotatedName(l, e, now) }),
   };
+}
+
+/** The plan's action, as the rules would give it. */
+function action(kind: "rotate" | "compress" | "remove", name: string) {
+  const reason = kind === "rotate" ? ("size-limit" as const) : kind === "compress" ? ("compress-rotated" as const) : ("excess" as const);
+  return { kind, reason, name: Buffer.from(name), unreadBytes: 0, detail: "" };
+}
+
+function expectKind<K extends Outcome["kind"]>(o: Outcome, kind: K): Extract<Outcome, { kind: K }> {
+  assert.equal(o.kind, kind, JSON.stringify({ ...o, action: undefined }));
+  return o as Extract<Outcome, { kind: K }>;
 }
 
 async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<ExecError> {
@@ -56,7 +69,7 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
     const { dir, target, executor } = fixture({ "test-log": "line 1\nline 2\n" });
     const before = fs.statSync(join(dir, "test-log")).ino;
     h.runtime.clearCalls();
-    const out = await executor().rotate(target, Buffer.from(`test-log.${TS}`));
+    const out = expectKind(await executor().rotate(target, action("rotate", `test-log.${TS}`)), "rotate");
     h.runtime.assertCalls(["ReopenContainerLog"]);
     assert.equal(out.inode, before);
     assert.equal(out.size, 14);
@@ -73,7 +86,7 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
     const { dir, id, target, executor } = fixture({ "test-log": "line 1\n" });
     h.runtime.injectError("ReopenContainerLog", new Error("reopen boom"));
     h.runtime.clearCalls();
-    const err = await rejectsWith(executor().rotate(target, Buffer.from(`test-log.${TS}`)), "EXEC_REOPEN_FAILED", /renamed back/);
+    const err = await rejectsWith(executor().rotate(target, action("rotate", `test-log.${TS}`)), "EXEC_REOPEN_FAILED", /renamed back/);
     assert.match(err.message, new RegExp(id));
     assert.match(String((err.cause as Error).message), /reopen boom/);
     h.runtime.assertCalls(["ReopenContainerLog"]);
@@ -81,12 +94,60 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
     assert.equal(fs.readFileSync(join(dir, "test-log"), "utf8"), "line 1\n");
   });
 
+  test("an existing rotated file is never overwritten: the name is chosen from the directory at the rename", async () => {
+    const { dir, target, executor } = fixture({ "test-log": "new\n", [`test-log.${TS}`]: "old\n" });
+    const out = expectKind(await executor().rotate(target, action("rotate", `test-log.${TS}`)), "rotate");
+    assert.equal(out.rotatedPath.toString(), join(dir, `test-log.${TS}_000001`));
+    assert.deepEqual(listing(dir), ["test-log", `test-log.${TS}`, `test-log.${TS}_000001`]);
+    assert.equal(fs.readFileSync(join(dir, `test-log.${TS}`), "utf8"), "old\n");
+    assert.equal(fs.readFileSync(join(dir, `test-log.${TS}_000001`), "utf8"), "new\n");
+  });
+
+  test("a second rotator taking the name between our look and our claim: we look again, nothing replaced", async () => {
+    const { dir, target, executor } = fixture({ "test-log": "ours\n" });
+    const ffs = new FaultyFs();
+    let raced = false;
+    ffs.trace = {
+      enter(call) {
+        // Right before we claim the name we chose, the kubelet renames a log of its own onto it.
+        if (call.op === "createExclusive" && !raced && call.path.endsWith(`test-log.${TS}`)) {
+          raced = true;
+          fs.writeFileSync(join(dir, `test-log.${TS}`), "the kubelet's\n");
+        }
+      },
+      exit() {},
+    };
+    const out = expectKind(await executor(ffs).rotate(target, action("rotate", `test-log.${TS}`)), "rotate");
+    assert.ok(raced);
+    assert.equal(out.rotatedPath.toString(), join(dir, `test-log.${TS}_000001`));
+    assert.equal(fs.readFileSync(join(dir, `test-log.${TS}`), "utf8"), "the kubelet's\n");
+    assert.equal(fs.readFileSync(join(dir, `test-log.${TS}_000001`), "utf8"), "ours\n");
+    assert.equal(ffs.callsOf("listDir").length, 2, "a fresh look before the second try");
+  });
+
+  test("the live log is renamed (not linked and unlinked): a reader's open descriptor follows it to the new name", async () => {
+    const { dir, target, executor } = fixture({ "test-log": "line\n" });
+    const fd = fs.openSync(join(dir, "test-log"), "r");
+    try {
+      expectKind(await executor().rotate(target, action("rotate", `test-log.${TS}`)), "rotate");
+      assert.equal(fs.readlinkSync(`/proc/self/fd/${fd}`), join(dir, `test-log.${TS}`));
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  test("the name is taken from the clock at the rename, not from the plan", async () => {
+    const { dir, target, executor } = fixture({ "test-log": "x\n" });
+    h.clock.advance(5000); // the plan was made 5 s ago (a stall)
+    try {
+      const out = expectKind(await executor().rotate(target, action("rotate", `test-log.${TS}`)), "rotate");
+      assert.equal(out.rotatedPath.toString(), join(dir, "test-log.20260102-030410"));
+    } finally {
+      h.clock.advance(-5000);
+    }
+  });
+
   const refusals: Record<string, { setup: (dir: string) => void; expect: RegExp; listing: string[] }> = {
-    "an existing rotated file is never overwritten": {
-      setup: (dir) => writeFiles(dir, { "test-log": "new\n", [`test-log.${TS}`]: "old\n" }),
-      expect: /exists and would be overwritten/,
-      listing: ["test-log", `test-log.${TS}`],
-    },
     "a symlink live log is not rotated": {
       setup: (dir) => {
         writeFiles(dir, { "elsewhere": "not a log\n" });
@@ -112,7 +173,7 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
       tc.setup(dir);
       const contents = snapshot(dir);
       h.runtime.clearCalls();
-      await rejectsWith(executor().rotate(target, Buffer.from(`test-log.${TS}`)), "EXEC_REFUSED", tc.expect);
+      await rejectsWith(executor().rotate(target, action("rotate", `test-log.${TS}`)), "EXEC_REFUSED", tc.expect);
       h.runtime.assertCalls([], "a refused rotation asks nothing of the runtime");
       assert.deepEqual(listing(dir), tc.listing);
       assert.deepEqual(snapshot(dir), contents);
@@ -127,7 +188,7 @@ describe("compress (kubelet TestCompressLog)", () => {
       const src = join(dir, `test-log.00000000-000000`);
       writeFiles(dir, { [`test-log.00000000-000000`]: "test log content" });
       fs.chmodSync(src, mode); // writeFileSync's mode is narrowed by the umask
-      const out = await executor().compress(dir, Buffer.from("test-log.00000000-000000"));
+      const out = expectKind(await executor().compress(target(dir), action("compress", "test-log.00000000-000000"), 6), "compress");
       assert.deepEqual(listing(dir), ["test-log.00000000-000000.gz"]);
       assert.equal(modeOf(`${src}.gz`), mode);
       assert.equal(gunzipSync(fs.readFileSync(`${src}.gz`)).toString("utf8"), "test log content");
@@ -136,10 +197,34 @@ describe("compress (kubelet TestCompressLog)", () => {
     });
   }
 
-  test("compressing a missing file is an error and creates nothing", async () => {
+  test("compressing a missing file is skipped (someone else removed it) and creates nothing", async () => {
     const { dir, executor } = fixture({ "test-log": "" });
-    await rejectsWith(executor().compress(dir, Buffer.from("test-unknown-log")), "EXEC_COMPRESS_FAILED", /cannot open/);
+    const out = expectKind(await executor().compress(target(dir), action("compress", "test-unknown-log"), 6), "skip");
+    assert.match(out.why, /already gone/);
     assert.deepEqual(listing(dir), ["test-log"]);
+  });
+
+  test("a FIFO swapped in for the source is refused at once (the open never blocks)", async () => {
+    const { dir, executor } = fixture();
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync("mkfifo", [join(dir, "test-log.00000000-000000")]);
+    await rejectsWith(executor().compress(target(dir), action("compress", "test-log.00000000-000000"), 6), "EXEC_COMPRESS_FAILED", /cannot open/);
+    assert.deepEqual(listing(dir), ["test-log.00000000-000000"]);
+  });
+
+  test("a file that is not the one planned (another inode now) is left alone", async () => {
+    const { dir, executor } = fixture({ "test-log.00000000-000000": "replaced by someone\n" });
+    const out = expectKind(await executor().compress(target(dir), action("compress", "test-log.00000000-000000"), 6, { inode: 1 }), "skip");
+    assert.match(out.why, /another file now/);
+    assert.deepEqual(listing(dir), ["test-log.00000000-000000"]);
+  });
+
+  test("another compressor's .tmp is never truncated: created exclusively, or skipped", async () => {
+    const { dir, executor } = fixture({ "test-log.00000000-000000": "plain", "test-log.00000000-000000.tmp": "half of the kubelet's gzip" });
+    const before = snapshot(dir);
+    const out = expectKind(await executor().compress(target(dir), action("compress", "test-log.00000000-000000"), 6), "skip");
+    assert.match(out.why, /\.tmp" exists/);
+    assert.deepEqual(snapshot(dir), before);
   });
 
   test("a symlink source is refused and nothing is touched", async () => {
@@ -149,26 +234,54 @@ describe("compress (kubelet TestCompressLog)", () => {
     fs.mkdirSync(dir, { recursive: true });
     fs.symlinkSync(outside, join(dir, "test-log.00000000-000000"));
     const before = snapshot(dir);
-    await rejectsWith(executor().compress(dir, Buffer.from("test-log.00000000-000000")), "EXEC_COMPRESS_FAILED");
+    await rejectsWith(executor().compress(target(dir), action("compress", "test-log.00000000-000000"), 6), "EXEC_COMPRESS_FAILED");
     assert.deepEqual(snapshot(dir), before);
     assert.equal(fs.readlinkSync(join(dir, "test-log.00000000-000000")), outside);
     assert.equal(fs.readFileSync(outside, "utf8"), "secret\n");
     assert.deepEqual(fs.readdirSync(h.base).filter((n) => n.startsWith("outside-secret")), ["outside-secret"]);
   });
 
-  test("an existing .gz is never overwritten", async () => {
+  test("an existing .gz is never overwritten (the rules decide what X beside X.gz means)", async () => {
     const { dir, executor } = fixture({ "test-log.00000000-000000": "plain", "test-log.00000000-000000.gz": "not really gzip" });
     const before = snapshot(dir);
-    await rejectsWith(executor().compress(dir, Buffer.from("test-log.00000000-000000")), "EXEC_REFUSED", /already exists/);
+    const out = expectKind(await executor().compress(target(dir), action("compress", "test-log.00000000-000000"), 6), "skip");
+    assert.match(out.why, /\.gz" exists/);
     assert.deepEqual(snapshot(dir), before);
   });
 
-  const faults: Record<string, { op: "write" | "sync" | "rename" | "openWrite"; afterBytes?: number }> = {
+  test("a .gz appearing while we compress (a second compressor) is kept; our copy is dropped", async () => {
+    const { dir, executor } = fixture({ "test-log.00000000-000000": "plain" });
+    const ffs = new FaultyFs();
+    ffs.trace = {
+      enter(call) {
+        if (call.op === "link" && call.to?.endsWith(".gz")) fs.writeFileSync(join(dir, "test-log.00000000-000000.gz"), "theirs");
+      },
+      exit() {},
+    };
+    const out = expectKind(await executor(ffs).compress(target(dir), action("compress", "test-log.00000000-000000"), 6), "skip");
+    assert.match(out.why, /appeared meanwhile/);
+    assert.deepEqual(listing(dir), ["test-log.00000000-000000", "test-log.00000000-000000.gz"]);
+    assert.equal(fs.readFileSync(join(dir, "test-log.00000000-000000.gz"), "utf8"), "theirs");
+  });
+
+  test("cancelled: the temp file is removed and the source kept", async () => {
+    const { dir, executor } = fixture();
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(join(dir, "test-log.00000000-000000"), Buffer.alloc(8 << 20, 7));
+    const abort = new AbortController();
+    abort.abort();
+    const out = expectKind(await executor().compress(target(dir), action("compress", "test-log.00000000-000000"), 6, {}, abort.signal), "skip");
+    assert.match(out.why, /cancelled/);
+    assert.deepEqual(listing(dir), ["test-log.00000000-000000"]);
+  });
+
+  const faults: Record<string, { op: "write" | "sync" | "link" | "createExclusive"; afterBytes?: number }> = {
+    // (createExclusive here is the .tmp's: the source is a rotated file, not the live log)
     "the write fails half-way": { op: "write", afterBytes: 1000 },
     "the write fails at once": { op: "write" },
     "fsync of the .tmp fails": { op: "sync" },
-    "creating the .tmp fails": { op: "openWrite" },
-    "renaming .tmp to .gz fails": { op: "rename" },
+    "creating the .tmp fails": { op: "createExclusive" },
+    "linking .tmp to .gz fails": { op: "link" },
   };
   for (const [name, tc] of Object.entries(faults)) {
     test(`${name}: no .tmp is left and the source is intact`, async () => {
@@ -179,7 +292,7 @@ describe("compress (kubelet TestCompressLog)", () => {
       fs.writeFileSync(join(dir, "test-log.00000000-000000"), content);
       const ffs = new FaultyFs();
       ffs.injectError(tc.op, Object.assign(new Error(`injected ${tc.op} failure`), { code: "EIO" }), { afterBytes: tc.afterBytes });
-      const err = await rejectsWith(executor(ffs).compress(dir, Buffer.from("test-log.00000000-000000")), "EXEC_COMPRESS_FAILED");
+      const err = await rejectsWith(executor(ffs).compress(target(dir), action("compress", "test-log.00000000-000000"), 6), "EXEC_COMPRESS_FAILED");
       assert.match(String((err.cause as Error)?.message), new RegExp(`injected ${tc.op} failure`));
       assert.deepEqual(listing(dir), ["test-log.00000000-000000"]);
       assert.ok(fs.readFileSync(join(dir, "test-log.00000000-000000")).equals(content));
@@ -195,9 +308,15 @@ describe("remove", () => {
   test("removes a regular file and returns its size; a missing file is already what was wanted", async () => {
     const { dir, executor } = fixture({ "test-log.00000000-000000.gz": "12345" });
     const ex = executor();
-    assert.equal(await ex.remove(Buffer.from(join(dir, "test-log.00000000-000000.gz"))), 5);
+    assert.equal(expectKind(await ex.remove(target(dir), action("remove", "test-log.00000000-000000.gz")), "remove").size, 5);
     assert.deepEqual(listing(dir), []);
-    assert.equal(await ex.remove(Buffer.from(join(dir, "test-log.00000000-000000.gz"))), 0);
+    assert.match(expectKind(await ex.remove(target(dir), action("remove", "test-log.00000000-000000.gz")), "skip").why, /already gone/);
+  });
+
+  test("a file that is not the one planned (another inode) is not removed", async () => {
+    const { dir, executor } = fixture({ "test-log.00000000-000000": "newer, same name\n" });
+    expectKind(await executor().remove(target(dir), action("remove", "test-log.00000000-000000"), { inode: 1 }), "skip");
+    assert.deepEqual(listing(dir), ["test-log.00000000-000000"]);
   });
 
   const refusals: Record<string, { setup: (path: string) => void; kind: string }> = {
@@ -212,7 +331,7 @@ describe("remove", () => {
       fs.mkdirSync(dir, { recursive: true });
       const p = join(dir, "test-log.00000000-000000");
       tc.setup(p);
-      await rejectsWith(executor().remove(Buffer.from(p)), "EXEC_REFUSED", new RegExp(`it is a ${tc.kind}`));
+      await rejectsWith(executor().remove(target(dir), action("remove", "test-log.00000000-000000")), "EXEC_REFUSED", new RegExp(`it is a ${tc.kind}`));
       assert.ok(fs.lstatSync(p)); // still there
       assert.equal(fs.readFileSync(join(h.base, "outside-target"), "utf8"), "keep me\n");
     });
@@ -224,7 +343,7 @@ describe("recover", () => {
     const { dir, target, executor } = fixture();
     fs.mkdirSync(dir, { recursive: true });
     h.runtime.clearCalls();
-    await executor().recover(target);
+    await executor().recover(target, action("remove", "test-log"));
     h.runtime.assertCalls(["ReopenContainerLog"]);
     assert.deepEqual(listing(dir), ["test-log"]);
   });
@@ -233,22 +352,15 @@ describe("recover", () => {
     const { dir, target, executor } = fixture();
     fs.mkdirSync(dir, { recursive: true });
     h.runtime.injectError("ReopenContainerLog", new Error("no such container"));
-    await rejectsWith(executor().recover(target), "EXEC_RECOVER_FAILED", /doesn't exist, reopen container log/);
+    await rejectsWith(executor().recover(target, action("remove", "test-log")), "EXEC_RECOVER_FAILED", /doesn't exist, reopen container log/);
     assert.deepEqual(listing(dir), []);
   });
 });
 
-describe("run", () => {
-  test("stops at the first failing action and reports the ones that ran", async () => {
-    const { dir, target, executor } = fixture({ "test-log": "live", "a.tmp": "x", "b": "y" });
-    fs.mkdirSync(join(dir, "sub"));
-    const seen: string[] = [];
-    const action = (kind: "remove", name: string) => ({ kind, reason: "unused-tmp" as const, name: Buffer.from(name), unreadBytes: 0, detail: "" });
-    await rejectsWith(executor().run(target, [action("remove", "a.tmp"), action("remove", "sub"), action("remove", "b")], (o) => seen.push(o.path.toString())), "EXEC_REFUSED");
-    assert.deepEqual(seen, [join(dir, "a.tmp")]);
-    assert.deepEqual(listing(dir), ["b", "sub", "test-log"]);
-  });
-});
+/** The target of a fixture's directory (compress and remove need only the directory). */
+function target(dir: string): Target {
+  return { id: "unused", dir: Buffer.from(dir), logName: Buffer.from("test-log") };
+}
 
 /** name → (kind, content or link target) for every entry of dir: to show that nothing changed. */
 function snapshot(dir: string): Record<string, string> {

@@ -207,7 +207,7 @@ describe("programming the fake", () => {
       const podId = await client.runPodSandbox(pod);
       const id = await client.createContainer(podId, pod, { name: "writer", image: "img", command: ["sh"], logPath: "writer/0.log" });
       const log = path.join(logDirectory, "writer/0.log");
-      assert.deepEqual(await client.containerStatus(id), { id, name: "writer", state: "CONTAINER_CREATED", logPath: log, exitCode: 0 });
+      assert.deepEqual(await client.containerStatus(id), { id, name: "writer", state: "CONTAINER_CREATED", logPath: Buffer.from(log), exitCode: 0 });
       assert.equal(fs.existsSync(log), false, "no log before start");
       await client.startContainer(id);
       admin.tick(id);

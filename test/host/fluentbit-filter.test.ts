@@ -329,8 +329,11 @@ const rereads: Record<string, { conf?: string; steps: [Line[], string][] }> = {
   "read again twice: the second re-read is recognised too": {
     steps: [[lines(LIVE, 0, 3), p(3)], [lines(ROTATED, 0, 5), d(3) + p(2)], [lines(ROTATED, 0, 6), d(5) + p(1)]],
   },
-  "a collision-suffixed rotated name (…-0304051) is a rotated name": {
-    steps: [[lines(LIVE, 0, 3), p(3)], [lines(`${ROTATED}1`, 0, 4), d(3) + p(1)]],
+  "a collision-suffixed rotated name (…-030405_000001) is a rotated name": {
+    steps: [[lines(LIVE, 0, 3), p(3)], [lines(`${ROTATED}_000001`, 0, 4), d(3) + p(1)]],
+  },
+  "a name that only looks rotated (…-0304051) is not: its live path is not consulted": {
+    steps: [[lines(LIVE, 0, 3), p(3)], [lines(`${ROTATED}1`, 0, 4), p(4)]],
   },
   "a new file at the live path (same offsets, later times) is never dropped": {
     steps: [[lines(LIVE, 0, 5), p(5)], [lines(LIVE, 0, 5, 60_000_000_000n), p(5)]],

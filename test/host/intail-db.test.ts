@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { InTailDbSource } from "../../host/progress/intail-db.js";
-import { MemoryLogger } from "../support/memory-logger.js";
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS in_tail_files (id INTEGER PRIMARY KEY, name TEXT NOT NULL, offset INTEGER,
   inode INTEGER, created INTEGER, rotated INTEGER DEFAULT 0,
@@ -31,10 +30,7 @@ function makeDb(name: string, rows: [name: string, offset: number | null, inode:
   return path;
 }
 
-function recordingLogger(): MemoryLogger & { readonly lines: string[] } {
-  const logger = new MemoryLogger();
-  return Object.defineProperty(logger, "lines", { get: () => logger.find({ level: "warn" }).map((e) => e.msg) }) as MemoryLogger & { readonly lines: string[] };
-}
+const claim = (name: string, inode: number, offset: number) => ({ kind: "inode-name", shipper: "fluent-bit-db", inode: BigInt(inode), path: Buffer.from(name), offset });
 
 describe("InTailDbSource", () => {
   test("reads every row with the real schema", async () => {
@@ -45,38 +41,34 @@ describe("InTailDbSource", () => {
     ]);
     const report = await new InTailDbSource(path).read();
     assert.deepEqual(report.errors, []);
-    assert.deepEqual(report.db, [
-      { id: 1, name: "/var/log/pods/a/c/0.log", inode: 11, offset: 4096, created: 1700000000, rotated: false },
-      { id: 2, name: "/var/log/pods/a/c/0.log.20240102-030405", inode: 10, offset: 10485760, created: 1700000000, rotated: true },
-    ]);
+    assert.deepEqual(report.claims, [claim("/var/log/pods/a/c/0.log", 11, 4096), claim("/var/log/pods/a/c/0.log.20240102-030405", 10, 10485760)]);
   });
 
   test("a missing DB is an empty report", async () => {
     const report = await new InTailDbSource(join(dir, "nope.db")).read();
-    assert.deepEqual(report, { db: [], errors: [] });
+    assert.deepEqual(report, { claims: [], errors: [] });
   });
 
   test("a DB without the table is an empty report", async () => {
     const path = join(dir, "empty.db");
     new Database(path).close();
-    assert.deepEqual(await new InTailDbSource(path).read(), { db: [], errors: [] });
+    assert.deepEqual(await new InTailDbSource(path).read(), { claims: [], errors: [] });
   });
 
   test("a file that is not a DB is an error, nothing credited", async () => {
     const path = join(dir, "garbage.db");
     await writeFile(path, "this is not sqlite".repeat(100));
-    const report = await new InTailDbSource(path, { logger: recordingLogger() }).read();
-    assert.deepEqual(report.db, []);
+    const report = await new InTailDbSource(path).read();
+    assert.deepEqual(report.claims, []);
     assert.equal(report.errors[0]?.code, "PROGRESS_DB_READ");
   });
 
   for (const journal of ["delete", "wal"]) {
     test(`locked by another connection (journal ${journal}): the last good report, no throw`, async () => {
       const path = makeDb(`locked-${journal}.db`, [["/l/0.log", 100, 5, 0]], journal);
-      const logger = recordingLogger();
-      const source = new InTailDbSource(path, { timeoutMs: 20, logger });
+      const source = new InTailDbSource(path, { timeoutMs: 20 });
       const first = await source.read();
-      assert.equal(first.db[0].offset, 100);
+      assert.deepEqual(first.claims, [claim("/l/0.log", 5, 100)]);
 
       const writer = new Database(path);
       writer.pragma("locking_mode = EXCLUSIVE"); // in WAL mode only this keeps readers out
@@ -84,16 +76,16 @@ describe("InTailDbSource", () => {
       writer.exec("BEGIN EXCLUSIVE");
       try {
         const locked = await source.read();
-        assert.deepEqual(locked.db, first.db);
+        assert.deepEqual(locked.claims, first.claims);
         assert.equal(locked.errors[0]?.code, "PROGRESS_DB_BUSY");
-        assert.match(logger.lines[0], /is locked/);
+        assert.match(locked.errors[0]!.message, /is locked/);
       } finally {
         writer.exec("COMMIT");
         writer.close();
       }
       const again = await source.read();
       assert.deepEqual(again.errors, []);
-      assert.equal(again.db[0].offset, 200);
+      assert.deepEqual(again.claims, [claim("/l/0.log", 5, 200)]);
     });
   }
 });

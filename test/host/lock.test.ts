@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as net from "node:net";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { acquireLock } from "../../host/lock.js";
 import { LockError } from "../../host/errors.js";
@@ -33,9 +34,27 @@ test("acquire writes our pid; release removes the file", async () => {
   const file = path.join(dir, "a.lock");
   const lock = await acquireLock(file);
   assert.equal(await fs.readFile(file, "utf8"), `${process.pid}\n`);
-  assert.deepEqual(await listing(), ["a.lock"], "no temp files left behind");
+  assert.deepEqual(await listing(), ["a.lock", "a.lock.sock"], "no temp files left behind; the holder's socket beside the lock");
   await lock.release();
   assert.deepEqual(await listing(), []);
+});
+
+test("a holder in another pid namespace (its pid means nothing here) is seen through its socket", async () => {
+  const file = path.join(dir, "ns.lock");
+  // What a shim in another pod looks like from here: a pid that is not alive in our namespace, and the
+  // socket it listens on beside the lock, on the shared filesystem.
+  await fs.writeFile(file, `${deadPid()}\n`);
+  const holder = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => holder.listen(`${file}.sock`, () => r()));
+  try {
+    await assert.rejects(acquireLock(file), (err: unknown) => err instanceof LockError && err.code === "LOCK_HELD");
+  } finally {
+    await new Promise<void>((r) => holder.close(() => r()));
+  }
+  // The holder died (the kernel closed its socket; the file may stay): the lock is taken over.
+  const lock = await acquireLock(file);
+  assert.equal((await fs.readFile(file, "utf8")).trim(), String(process.pid));
+  await lock.release();
 });
 
 test("a second acquire in this process fails with LOCKED", async () => {
@@ -82,7 +101,7 @@ for (const [name, content] of Object.entries(stale)) {
     await fs.writeFile(file, content());
     const lock = await acquireLock(file);
     assert.equal(await fs.readFile(file, "utf8"), `${process.pid}\n`);
-    assert.deepEqual(await listing(), ["d.lock"], "the stale file moved aside is gone");
+    assert.deepEqual(await listing(), ["d.lock", "d.lock.sock"], "the stale file moved aside is gone");
     await lock.release();
     assert.deepEqual(await listing(), []);
   });

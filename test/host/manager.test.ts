@@ -8,10 +8,13 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Cri } from "../../host/cri/types.js";
-import { PathError } from "../../host/errors.js";
-import { startHarness, listing, writeFiles, type Harness } from "../support/harness.js";
+import { sharedPlugin, startHarness, listing, writeFiles, type Harness } from "../support/harness.js";
 import { FaultyFs } from "../support/faulty-fs.js";
 import type { RuntimeMethod } from "../fake-cri/index.js";
+import { PathError, ProgressSourceError } from "../../host/errors.js";
+import { nullObserver } from "../../host/manager/index.js";
+import { ShipperProgress } from "../../host/progress/attacher.js";
+import type { ProgressSource } from "../../host/progress/types.js";
 
 const TS = "20260102-030405"; // the harness's FakeClock, formatted as the kubelet does
 
@@ -79,14 +82,23 @@ test("kubelet TestRotateLogs: rotate, prune and compress in one pass; then a ste
   await manager.runOnce();
   h.runtime.assertCalls(["ListContainers"]);
 
-  // A container that stops is forgotten; if it runs again, its path is asked once more.
+  // A container that stops is no longer watched; its path stays known (a container's log path never
+  // changes, and its log's name stays another container's), so if it runs again nothing is asked.
   h.runtime.setState("container-need-rotate", "CONTAINER_EXITED");
   await manager.runOnce();
   assert.equal(manager.watched, 2);
   h.runtime.setState("container-need-rotate", "CONTAINER_RUNNING");
   h.runtime.clearCalls();
   await manager.runOnce();
-  h.runtime.assertCalls(["ListContainers", "ContainerStatus"]);
+  h.runtime.assertCalls(["ListContainers"]);
+  assert.equal(manager.watched, 3);
+  // One that is removed is forgotten: if its id came back, its path would be asked again.
+  h.runtime.removeContainer("container-is-not-running");
+  await manager.runOnce();
+  h.runtime.addContainer({ id: "container-is-not-running", name: "again", state: "CONTAINER_RUNNING", logPath: join(dir, "test-log-4") });
+  h.runtime.clearCalls();
+  await manager.runOnce();
+  h.runtime.assertCalls(["ListContainers", "ContainerStatus", "ReopenContainerLog"]);
 });
 
 test("kubelet TestClean: removes <log>* of an exited container and nothing else", async (t) => {
@@ -241,7 +253,7 @@ test("ReopenContainerLog failing: the rotated file is renamed back, the error is
   const [entry, ...more] = h.logger.find({ level: "error", msg: "failed to rotate log for container" });
   assert.equal(more.length, 0);
   assert.equal(entry!.fields.containerId, "c");
-  assert.equal(entry!.fields.path, join(dir, "0.log"));
+  assert.equal(String(entry!.fields.path), join(dir, "0.log"));
   assert.match((entry!.fields.err as Error).message, /failed to reopen container log "c".*renamed back/);
 
   const second = await manager.runOnce();
@@ -250,7 +262,7 @@ test("ReopenContainerLog failing: the rotated file is renamed back, the error is
   assert.equal(fs.readFileSync(join(dir, `0.log.${TS}`), "utf8"), LONG);
 });
 
-test("one container's compress failure does not stop another; it is retried and its leftover .tmp cleaned next pass", async (t) => {
+test("a compress failure never blocks a rotation; it is retried and its leftover .tmp cleaned at the next rotation", async (t) => {
   const h = await harness(t);
   const files = { "0.log": LONG, "0.log.20250101-000000": "older lines\n" };
   const dirA = join(h.logRoot, "pod-a");
@@ -264,25 +276,30 @@ test("one container's compress failure does not stop another; it is retried and 
   // The gzip stream fails half-way and the best-effort removal of the .tmp fails too (as after a crash).
   ffs.injectError("write", new Error("ENOSPC: no space left on device"), { afterBytes: 10, match: (p) => p === tmpA });
   ffs.injectError("remove", new Error("EIO"), { match: (p) => p === tmpA });
-  const manager = h.manager({ fs: ffs, workers: 2 });
+  const manager = h.manager({ fs: ffs, workers: 2, policy: { maxFiles: 5 } });
 
   const first = await manager.runOnce();
-  assert.deepEqual(first.failures.map((f) => f.id), ["a"]);
-  assert.deepEqual(listing(dirA), ["0.log", "0.log.20250101-000000", "0.log.20250101-000000.tmp"]);
+  assert.deepEqual(first.failures, [], "a compression failure is not the pass's: the rotation happened");
+  assert.deepEqual(listing(dirA), ["0.log", "0.log.20250101-000000", "0.log.20250101-000000.tmp", `0.log.${TS}`]);
   assert.deepEqual(listing(dirB), ["0.log", "0.log.20250101-000000.gz", `0.log.${TS}`]);
-  assert.equal(h.logger.find({ level: "error", msg: "failed to rotate log for container" })[0]?.fields.containerId, "a");
+  const warned = h.logger.find({ level: "warn", msg: "failed to compress a rotated log" });
+  assert.equal(warned.length, 1);
+  assert.equal(warned[0]!.fields.containerId, "a");
 
+  h.clock.advance(1000);
+  writeFiles(dirA, { "0.log": LONG }); // due again
   const second = await manager.runOnce();
   assert.deepEqual(second.failures, []);
   assert.deepEqual(
     second.outcomes.filter((o) => o.path.toString().startsWith(dirA + "/")).map((o) => [o.kind, o.action.reason]),
     [
       ["remove", "unused-tmp"],
-      ["compress", "compress-rotated"],
       ["rotate", "size-limit"],
+      ["compress", "compress-rotated"],
+      ["compress", "compress-rotated"],
     ],
   );
-  assert.deepEqual(listing(dirA), ["0.log", "0.log.20250101-000000.gz", `0.log.${TS}`]);
+  assert.deepEqual(listing(dirA), ["0.log", "0.log.20250101-000000.gz", `0.log.${TS}.gz`, "0.log.20260102-030406"]);
   assert.equal(gunzipSync(fs.readFileSync(join(dirA, "0.log.20250101-000000.gz"))).toString(), "older lines\n");
 });
 
@@ -296,7 +313,7 @@ test("workers: 8 containers with 4 workers all rotate, never two actions on one 
   }
   // Slow every mutation down so overlapping work shows, and count what is in flight per container directory.
   const ffs = new FaultyFs();
-  for (const op of ["rename", "remove", "openRead"] as const) ffs.delay(op, 15);
+  for (const op of ["rename", "link", "remove", "openRead"] as const) ffs.delay(op, 15);
   const inFlight = new Map<string, number>();
   let maxPerContainer = 0;
   let containersBusy = 0;
@@ -315,7 +332,35 @@ test("workers: 8 containers with 4 workers all rotate, never two actions on one 
     inFlight.set(key, n);
     if (n === 0) containersBusy--;
   };
-  ffs.trace = { enter: (c) => enter(containerOf(c.path)), exit: (c) => exit(containerOf(c.path)) };
+  // A compression's own steps (its source opened, its .tmp written and linked) are counted apart.
+  const compressionSteps = new Set(["openRead", "createExclusive", "write", "sync", "close"]);
+  const isCompression = (c: { op: string; path: string; to?: string }) => compressionSteps.has(c.op) || c.path.endsWith(".tmp") || (c.to ?? "").endsWith(".gz");
+  const compressing = new Map<string, number>();
+  let maxCompressionsPerContainer = 0;
+  let compressions = 0;
+  let maxCompressions = 0;
+  // A compression starts when it opens its source and ends when it removes its temporary name.
+  // A rotation's own step: the rename of the live log (the looks before the plan only read).
+  const isRotationStep = (c: { op: string; path: string }) => (c.op === "rename" || c.op === "remove") && c.path.endsWith("/0.log");
+  ffs.trace = {
+    enter: (c) => {
+      if (isRotationStep(c)) return enter(containerOf(c.path));
+      if (!isCompression(c)) return;
+      if (c.op !== "openRead") return;
+      const key = containerOf(c.path)!;
+      compressing.set(key, (compressing.get(key) ?? 0) + 1);
+      maxCompressionsPerContainer = Math.max(maxCompressionsPerContainer, compressing.get(key)!);
+      maxCompressions = Math.max(maxCompressions, ++compressions);
+    },
+    exit: (c) => {
+      if (isRotationStep(c)) return exit(containerOf(c.path));
+      if (!isCompression(c)) return;
+      if (c.op !== "remove" || !c.path.endsWith(".tmp")) return;
+      const key = containerOf(c.path)!;
+      compressing.set(key, compressing.get(key)! - 1);
+      compressions--;
+    },
+  };
   // The same from the runtime's side: ReopenContainerLog calls in flight per container.
   const reopening = new Map<string, number>();
   let maxReopenPerId = 0;
@@ -338,10 +383,14 @@ test("workers: 8 containers with 4 workers all rotate, never two actions on one 
   assert.deepEqual(report.failures, []);
   for (const id of ids) assert.deepEqual(listing(join(h.logRoot, `pod-${id}`)), ["0.log", "0.log.20250101-000000.gz", `0.log.${TS}`], id);
   assert.deepEqual(idsOf(h, "ReopenContainerLog"), ids);
-  assert.equal(maxPerContainer, 1, "two file operations on one container overlapped");
+  // Rotations and background compressions are counted apart: a compression may run beside the next rotation
+  // of the same container (rotation never waits for it), but never two rotation steps, nor two compressions.
+  assert.equal(maxPerContainer, 1, "two rotation steps on one container overlapped");
+  assert.equal(maxCompressionsPerContainer, 1, "two compressions of one container overlapped");
   assert.equal(maxReopenPerId, 1);
   assert.ok(maxContainersBusy > 1, `the workers ran one after another (max ${maxContainersBusy} containers busy)`);
-  assert.ok(maxContainersBusy <= 4, `more containers busy (${maxContainersBusy}) than workers (4)`);
+  assert.ok(maxContainersBusy <= 4, `more containers rotating (${maxContainersBusy}) than workers (4)`);
+  assert.ok(maxCompressions <= 4, `more compressions at once (${maxCompressions}) than workers (4)`);
 
   // clean() shares the per-container lock with the pass: called while c0's rotation is in flight, it waits.
   writeFiles(join(h.logRoot, "pod-c0"), { "0.log": LONG });
@@ -351,8 +400,9 @@ test("workers: 8 containers with 4 workers all rotate, never two actions on one 
   const [second, cleaned] = await Promise.all([pass, manager.clean("c0")]);
   assert.deepEqual(second.failures, []);
   assert.equal(maxPerContainer, 1, "clean overlapped the rotation of the same container");
-  // The rotation finished first: the live log it reopened, the rotated file, and the previous one compressed.
-  assert.deepEqual(cleaned.removed.map((b) => b.toString()).sort(), ["0.log", `0.log.${TS}.gz`, `0.log.${TS}1`].map((n) => join(h.logRoot, "pod-c0", n)));
+  // The rotation finished first: the live log it reopened and the rotated file; the compression of the
+  // previous one, queued behind the rotation, was given up by clean (which removed it as it was).
+  assert.deepEqual(cleaned.removed.map((b) => b.toString()).sort(), ["0.log", `0.log.${TS}`, `0.log.${TS}_000001`].map((n) => join(h.logRoot, "pod-c0", n)));
   assert.deepEqual(listing(join(h.logRoot, "pod-c0")), []);
 });
 
@@ -382,4 +432,18 @@ test("stop() during a pass waits for the rotation in flight to finish", async (t
   const calls = h.runtime.calls.length;
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(h.runtime.calls.length, calls);
+});
+
+test("shipper progress failures are counted in errors_total{progress} every pass, though logged once", async (t) => {
+  const h = await harness(t);
+  const dir = join(h.logRoot, "pod");
+  writeFiles(dir, { "0.log": "x" });
+  h.runtime.addContainer({ id: "c1", name: "c1", state: "CONTAINER_RUNNING", logPath: join(dir, "0.log") });
+  const broken: ProgressSource = { name: "progress.inTailDb", read: async () => ({ claims: [], errors: [new ProgressSourceError("PROGRESS_DB_READ", "/db", "cannot read /db")] }) };
+  const progress = new ShipperProgress({ sources: [broken], plugin: sharedPlugin(), logger: h.logger });
+  const errors: string[] = [];
+  const observer = { ...nullObserver, error: (kind: string) => errors.push(kind) };
+  const manager = h.manager({ policy: { shipperAware: true }, progress, observer });
+  for (let pass = 0; pass < 3; pass++) await manager.runOnce();
+  assert.deepEqual(errors, ["progress", "progress", "progress"]);
 });

@@ -182,12 +182,12 @@ describe("the manager with unsafe and unusual log paths", () => {
 
       const warnings = h.logger.find({ level: "warn", msg: "refusing container log" });
       if (tc.refused) {
-        assert.deepEqual(planned.flatMap((p) => p.actions), []);
+        assert.deepEqual(planned.flatMap((p) => p.actions).filter((a) => a.kind !== "report"), [], "nothing but a report");
         assert.deepEqual([...report.outcomes, ...second.outcomes], []);
         assert.deepEqual([...report.failures, ...second.failures], []);
         assert.equal(warnings.length, 1, `expected one warning, got ${JSON.stringify(h.logger.entries.map((e) => e.msg))}`);
         assert.equal(warnings[0]!.fields.containerId, "c");
-        assert.equal(warnings[0]!.fields.path, logPath);
+        assert.equal(Buffer.from(warnings[0]!.fields.path as Buffer).toString(), logPath, "the path as the runtime gave it (bytes)");
         assert.match(String(warnings[0]!.fields.reason), tc.refused);
         assert.equal(h.runtime.callNames().filter((m) => m === "ReopenContainerLog").length, 0);
       } else {
@@ -216,10 +216,17 @@ describe("checkLogPath", () => {
     "'*', '[' and a newline are legal": ["/var/log/pods/p/a*[\n.log", "/var/log/pods/p", "a*[\n.log"],
     "non-ASCII": ["/var/log/pods/p/journal-é.log", "/var/log/pods/p", "journal-é.log"],
   };
+  test("accepts bytes that are not UTF-8, kept byte for byte (containerd reports them as they are)", () => {
+    const path = Buffer.concat([Buffer.from("/var/log/pods/p\xff"), Buffer.from([0xfe, 0x2f]), Buffer.from("0.log")]);
+    const loc = checkLogPath(path, root);
+    assert.ok(loc.logPath.equals(path));
+    assert.ok(loc.dir.equals(path.subarray(0, path.lastIndexOf(0x2f))));
+    assert.equal(loc.logName.toString(), "0.log");
+  });
   for (const [name, [path, dir, logName]] of Object.entries(ok)) {
     test(`accepts ${name}`, () => {
-      const loc = checkLogPath(path, name.includes("trailing slash") ? `${root}/` : root);
-      assert.deepEqual(loc, { logPath: path, dir, logName: Buffer.from(logName) });
+      const loc = checkLogPath(Buffer.from(path), name.includes("trailing slash") ? `${root}/` : root);
+      assert.deepEqual(loc, { logPath: Buffer.from(path), dir: Buffer.from(dir), logName: Buffer.from(logName) });
     });
   }
   const refused: Record<string, [string, RegExp]> = {
@@ -239,7 +246,7 @@ describe("checkLogPath", () => {
   };
   for (const [name, [path, why]] of Object.entries(refused)) {
     test(`refuses ${name}`, () => {
-      assert.throws(() => checkLogPath(path, root), (err: unknown) => err instanceof PathError && err.code === "PATH_UNSAFE" && why.test(err.message));
+      assert.throws(() => checkLogPath(Buffer.from(path), root), (err: unknown) => err instanceof PathError && err.code === "PATH_UNSAFE" && why.test(err.message));
     });
   }
 });
@@ -259,8 +266,8 @@ describe("checkNoSymlinks", () => {
       "a missing directory": [join(h.logRoot, "missing", "b"), /does not exist/],
     };
     for (const [name, [dir, why]] of Object.entries(rows)) {
-      if (why === null) await checkNoSymlinks(realFs, dir, h.logRoot);
-      else await assert.rejects(checkNoSymlinks(realFs, dir, h.logRoot), (err: unknown) => err instanceof PathError && why.test(err.message), name);
+      if (why === null) await checkNoSymlinks(realFs, Buffer.from(dir), h.logRoot);
+      else await assert.rejects(checkNoSymlinks(realFs, Buffer.from(dir), h.logRoot), (err: unknown) => err instanceof PathError && why.test(err.message), name);
     }
   });
 });
@@ -273,10 +280,15 @@ test("a log directory that does not exist yet is looked at again next pass, not 
   const manager = h.manager();
   const first = await manager.runOnce();
   assert.deepEqual([first.outcomes, first.failures], [[], []]);
-  assert.deepEqual(h.logger.find({ level: "warn" }), [], "not a refusal");
+  assert.deepEqual(h.logger.find({ level: "warn", msg: "refusing" }), [], "not a refusal");
+  const warned = h.logger.find({ level: "warn", msg: "does not exist" });
+  assert.equal(warned.length, 1, "a missing directory is said, once");
+  assert.equal(warned[0]!.fields.containerId, "late");
   assert.equal(fs.existsSync(dir), false, "nothing created");
+  await manager.runOnce();
+  assert.equal(h.logger.find({ level: "warn", msg: "does not exist" }).length, 1, "rate-limited: not every pass");
   writeFiles(dir, { "0.log": BIG });
-  const second = await manager.runOnce();
-  assert.deepEqual(second.outcomes.map((o) => o.kind), ["rotate"]);
-  assert.equal(h.runtime.callNames().filter((m) => m === "ContainerStatus").length, 2, "asked again, then cached");
+  const third = await manager.runOnce();
+  assert.deepEqual(third.outcomes.map((o) => o.kind), ["rotate"]);
+  assert.equal(h.runtime.callNames().filter((m) => m === "ContainerStatus").length, 1, "the path is kept: an lstat per pass, not a ContainerStatus");
 });

@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { fluentBitStringBytes, parseProgressFile, type ProgressFile } from "../../host/plugin/progress-file.js";
 import { FilterFileSource } from "../../host/progress/filter-file.js";
 import { inTailRecord, loadFluentBitFilter } from "../support/fluentbit-harness.js";
-import { MemoryLogger } from "../support/memory-logger.js";
 
 const parse = (text: string | Buffer): ProgressFile => parseProgressFile(Buffer.isBuffer(text) ? text : Buffer.from(text, "utf8"), "progress");
 
@@ -68,36 +67,44 @@ describe("parseProgressFile", () => {
   });
 });
 
-describe("FilterFileSource (host/progress)", () => {
-  test("reads what the module wrote, times in ms", async () => {
+describe("FilterFileSource (host/progress): the generations as claims", () => {
+  test("reads what the module wrote: format 2, times in ms, precision 1 ms", async () => {
     const dir = await mkdtemp(join(tmpdir(), "crl-pf-"));
     try {
       const f = loadFluentBitFilter({ progressDir: dir });
       f.filter("kube.x", 9, 500_000_000, inTailRecord({ path: "/l/0.log", offset: 42, log: "x" }));
       const r = await new FilterFileSource(join(dir, "cri-logrotate-progress")).read();
       assert.deepEqual(r.errors, []);
-      assert.deepEqual(r.filter?.paths.get("/l/0.log"), [{ index: 0, firstOffset: 42, maxOffset: 42, records: 1, firstSec: 9, lastSec: 9, firstMs: 9500, lastMs: 9500, precisionMs: 1 }]);
+      assert.deepEqual(r.claims, [
+        { kind: "generation", shipper: "fluent-bit-filter", path: Buffer.from("/l/0.log"), index: 0, firstOffset: 42, maxOffset: 42, records: 1, firstMs: 9500, lastMs: 9500, precisionMs: 1 },
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  test("a missing file is an empty report", async () => {
-    assert.deepEqual(await new FilterFileSource("/nonexistent/cri-logrotate-progress").read(), { db: [], errors: [] });
+  test("a format 1 file (an older module's): whole seconds, precision 1000 ms", async () => {
+    const r = await new FilterFileSource("progress", async () => Buffer.from('cri-logrotate-progress 1 1 0 9\n"/l/0.log" 0 42 42 1 9 9\n')).read();
+    assert.deepEqual(r.claims, [
+      { kind: "generation", shipper: "fluent-bit-filter", path: Buffer.from("/l/0.log"), index: 0, firstOffset: 42, maxOffset: 42, records: 1, firstMs: 9000, lastMs: 9000, precisionMs: 1000 },
+    ]);
   });
 
-  test("a corrupt file: one error naming the path and line, nothing credited", async () => {
+  test("a missing file is an empty report", async () => {
+    assert.deepEqual(await new FilterFileSource("/nonexistent/cri-logrotate-progress").read(), { claims: [], errors: [] });
+  });
+
+  test("a corrupt file: one error naming the path and line, nothing claimed (the source reports, it does not log)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "crl-pf-"));
     try {
       const file = join(dir, "cri-logrotate-progress");
       await writeFile(file, 'cri-logrotate-progress 2 1 0 7 0\n"/a" 0 5 1 1 7 7\n');
-      const logger = new MemoryLogger();
-      const r = await new FilterFileSource(file, logger).read();
-      assert.equal(r.filter, undefined);
+      const r = await new FilterFileSource(file).read();
+      assert.deepEqual(r.claims, []);
+      assert.equal(r.errors.length, 1);
       assert.equal(r.errors[0]?.code, "PROGRESS_FILE_CORRUPT");
       assert.equal(r.errors[0]?.path, file);
       assert.match(r.errors[0]!.message, /line 2:/);
-      assert.equal(logger.find({ level: "warn" }).length, 1);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,12 +1,24 @@
-// matchProgress: which shipper progress may be credited to which file. One line of story per case.
+// Which shipper progress may be credited to which file, decided by the rules module (crl_credit_progress)
+// and asked through the real .wasm. One line of story per case. These are the cases of the former host-side
+// matcher with their assertions as they were (offsets, line starts, fully read); the origins were renamed
+// one for one (db-inode → inode-path, db-name → inode-former-path, filter-rotated-path →
+// generation-rotated-path, filter-live-generation → generation-at-rename, filter-live-path →
+// generation-live-path). Times are the old whole seconds × 1000 with the filter's v1 precision (1000 ms).
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { matchProgress, findLastLineStart, LastLineStartCache, type ReadAt } from "../../host/progress/match.js";
-import type { DbFileProgress, FileProgress, FileProgressQuery, FilterGeneration, ProgressReport, RotationRecord } from "../../host/progress/types.js";
+import { execFileSync } from "node:child_process";
+import { sharedPlugin } from "../support/harness.js";
+import { FaultyFs } from "../support/faulty-fs.js";
+import { realFs, type DirEntry } from "../../host/fs.js";
+import { FileFacts, findLastLineStart } from "../../host/progress/facts.js";
+import type { CreditFile, CreditOrigin, CreditRotation, FileCredit } from "../../host/plugin/types.js";
+import type { ProgressClaim } from "../../host/progress/types.js";
 
+const plugin = sharedPlugin();
+const B = (s: string) => Buffer.from(s);
 const L = "/var/log/pods/ns_pod_uid/app/0.log"; // the live log
 const R1 = `${L}.20240102-030405`; // what the host renamed it to at T
 const R0 = `${L}.20240102-020000`; // an earlier rotation
@@ -14,177 +26,181 @@ const T = 1000; // rotatedAtSec of L → R1
 const OLD = 10; // inode renamed to R1
 const NEW = 11; // inode now at L
 
-const rotated = (over: Partial<FileProgressQuery> = {}): FileProgressQuery => ({ name: "0.log.20240102-030405", path: R1, inode: OLD, size: 5000, lastLineStart: 4900, live: false, ...over });
-const live = (over: Partial<FileProgressQuery> = {}): FileProgressQuery => ({ name: "0.log", path: L, inode: NEW, size: 5000, live: true, ...over });
-const rotation = (over: Partial<RotationRecord> = {}): RotationRecord => ({ livePath: L, inode: OLD, rotatedPath: R1, rotatedAtSec: T, liveSinceSec: 800, ...over });
-const gen = (index: number, firstSec: number, maxOffset: number): FilterGeneration => ({ index, firstOffset: 0, maxOffset, records: 1, firstSec, lastSec: firstSec + 5 });
-/** A generation as a format 2 progress file gives it: first time in ms, precision 1 ms. */
-const msGen = (index: number, firstMs: number, maxOffset: number): FilterGeneration => ({ ...gen(index, Math.floor(firstMs / 1000), maxOffset), firstMs, lastMs: firstMs + 5000, precisionMs: 1 });
-const row = (id: number, name: string, inode: number, offset: number): DbFileProgress => ({ id, name, inode, offset, created: 0, rotated: name !== L });
-const report = (paths: Record<string, FilterGeneration[]> = {}, db: DbFileProgress[] = []): ProgressReport => ({
-  filter: { file: "p", recordsSeen: 0, errors: 0, sec: 0, paths: new Map(Object.entries(paths)) },
-  db,
-  errors: [],
+interface FileCase {
+  path: string;
+  inode: number;
+  size: number;
+  lastLineStart?: number;
+  live: boolean;
+}
+const rotated = (over: Partial<FileCase> = {}): FileCase => ({ path: R1, inode: OLD, size: 5000, lastLineStart: 4900, live: false, ...over });
+const live = (over: Partial<FileCase> = {}): FileCase => ({ path: L, inode: NEW, size: 5000, live: true, ...over });
+interface RotationCase {
+  livePath: string;
+  inode: number;
+  rotatedPath: string;
+  rotatedAtSec: number;
+  liveSinceSec?: number;
+}
+const rotation = (over: Partial<RotationCase> = {}): RotationCase => ({ livePath: L, inode: OLD, rotatedPath: R1, rotatedAtSec: T, liveSinceSec: 800, ...over });
+/** A filter generation (format v1: whole seconds). */
+const gen = (path: string, index: number, firstSec: number, maxOffset: number): ProgressClaim => ({
+  kind: "generation",
+  shipper: "fluent-bit-filter",
+  path: B(path),
+  index,
+  firstOffset: 0,
+  maxOffset,
+  records: 1,
+  firstMs: firstSec * 1000,
+  lastMs: (firstSec + 5) * 1000,
+  precisionMs: 1000,
+});
+/** An in_tail DB row. */
+const row = (name: string, inode: number, offset: number): ProgressClaim => ({ kind: "inode-name", shipper: "fluent-bit-db", inode: BigInt(inode), path: B(name), offset });
+
+const toFile = (f: FileCase): CreditFile => ({ path: B(f.path), live: f.live, inode: BigInt(f.inode), size: f.size, ...(f.lastLineStart !== undefined ? { lastLineStart: f.lastLineStart } : {}) });
+const toRotation = (r: RotationCase): CreditRotation => ({
+  livePath: B(r.livePath),
+  inode: BigInt(r.inode),
+  rotatedPath: B(r.rotatedPath),
+  rotatedAtMs: r.rotatedAtSec * 1000,
+  ...(r.liveSinceSec !== undefined ? { liveSinceMs: r.liveSinceSec * 1000 } : {}),
 });
 
-/** The rules' isFullyRead (assembly/rules/shipper.ts), to say what a result means. */
-function fullyRead(p: FileProgress, size: number): boolean {
-  if (p.readOffset === undefined) return false;
-  return p.readOffset >= size || (p.lastLineStart !== undefined && p.readOffset >= p.lastLineStart);
+/** The plan's isFullyRead (assembly/rules/shipper.ts), to say what a result means. */
+function fullyRead(readOffset: number | undefined, lastLineStart: number | undefined, size: number): boolean {
+  if (readOffset === undefined) return false;
+  return readOffset >= size || (lastLineStart !== undefined && readOffset >= lastLineStart);
 }
 
 interface Case {
-  file: FileProgressQuery;
-  history?: RotationRecord[];
-  report: ProgressReport;
-  want: { readOffset?: number; lastLineStart?: number; origin: FileProgress["origin"]; fullyRead: boolean };
+  file: FileCase;
+  history?: RotationCase[];
+  claims: ProgressClaim[];
+  want: { readOffset?: number; lastLineStart?: number; origin: CreditOrigin; fullyRead: boolean };
 }
 
 const cases: Record<string, Case> = {
   // --- the in_tail DB: offsets are past the last line read
   "db: inode match under the rotated name (in_tail renamed its row)": {
-    file: rotated(), history: [rotation()], report: report({}, [row(1, R1, OLD, 4000)]),
-    want: { readOffset: 4000, origin: "db-inode", fullyRead: false },
+    file: rotated(), history: [rotation()], claims: [row(R1, OLD, 4000)],
+    want: { readOffset: 4000, origin: "inode-path", fullyRead: false },
   },
   "db: offset == size is fully read": {
-    file: rotated(), history: [rotation()], report: report({}, [row(1, R1, OLD, 5000)]),
-    want: { readOffset: 5000, origin: "db-inode", fullyRead: true },
+    file: rotated(), history: [rotation()], claims: [row(R1, OLD, 5000)],
+    want: { readOffset: 5000, origin: "inode-path", fullyRead: true },
   },
   "db: offset at the last line's start is NOT fully read (no lastLineStart from the DB)": {
-    file: rotated(), history: [rotation()], report: report({}, [row(1, R1, OLD, 4900)]),
-    want: { readOffset: 4900, origin: "db-inode", fullyRead: false },
+    file: rotated(), history: [rotation()], claims: [row(R1, OLD, 4900)],
+    want: { readOffset: 4900, origin: "inode-path", fullyRead: false },
   },
   "db: renamed entry, in_tail has not noticed yet (old name, same inode)": {
-    file: rotated(), history: [rotation()], report: report({}, [row(1, L, OLD, 3000)]),
-    want: { readOffset: 3000, origin: "db-name", fullyRead: false },
+    file: rotated(), history: [rotation()], claims: [row(L, OLD, 3000)],
+    want: { readOffset: 3000, origin: "inode-former-path", fullyRead: false },
   },
   "db: new file at the old path never gets the old row": {
-    file: live(), history: [rotation()], report: report({}, [row(1, L, OLD, 3000)]),
+    file: live(), history: [rotation()], claims: [row(L, OLD, 3000)],
     want: { origin: "none", fullyRead: false },
   },
   "db: inode reused by a stranger's stale row": {
-    file: rotated(), history: [rotation()], report: report({}, [row(1, "/var/log/pods/other/x/0.log", OLD, 5000)]),
+    file: rotated(), history: [rotation()], claims: [row("/var/log/pods/other/x/0.log", OLD, 5000)],
     want: { origin: "none", fullyRead: false },
   },
   "db: offset beyond the size is another file's": {
-    file: rotated(), history: [rotation()], report: report({}, [row(1, R1, OLD, 9000)]),
+    file: rotated(), history: [rotation()], claims: [row(R1, OLD, 9000)],
     want: { origin: "none", fullyRead: false },
   },
   "db: the live file by inode and name": {
-    file: live(), history: [rotation()], report: report({}, [row(2, L, NEW, 120)]),
-    want: { readOffset: 120, origin: "db-inode", fullyRead: false },
+    file: live(), history: [rotation()], claims: [row(L, NEW, 120)],
+    want: { readOffset: 120, origin: "inode-path", fullyRead: false },
   },
 
   // --- the filter: line-START offsets, generations per path
   "filter: the generation live at the rename is credited": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(0, 900, 4900), gen(1, 1001, 50)] }),
-    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: true },
+    file: rotated(), history: [rotation()], claims: [gen(L, 0, 900, 4900), gen(L, 1, 1001, 50)],
+    want: { readOffset: 4900, lastLineStart: 4900, origin: "generation-at-rename", fullyRead: true },
   },
   "filter: start of the line before the last is not fully read": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(0, 900, 4800)] }),
-    want: { readOffset: 4800, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: false },
+    file: rotated(), history: [rotation()], claims: [gen(L, 0, 900, 4800)],
+    want: { readOffset: 4800, lastLineStart: 4900, origin: "generation-at-rename", fullyRead: false },
   },
   "filter: new file at the old path is never credited to the rotated one": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(1, 1001, 4950)] }),
+    file: rotated(), history: [rotation()], claims: [gen(L, 1, 1001, 4950)],
     want: { origin: "none", fullyRead: false },
   },
   "filter: ...and is credited to the live file (started after the rotation)": {
-    file: live(), history: [rotation()], report: report({ [L]: [gen(0, 900, 4900), gen(1, 1001, 4950)] }),
-    want: { readOffset: 4950, origin: "filter-live-path", fullyRead: false },
+    file: live(), history: [rotation()], claims: [gen(L, 0, 900, 4900), gen(L, 1, 1001, 4950)],
+    want: { readOffset: 4950, origin: "generation-live-path", fullyRead: false },
   },
   "filter: live file whose newest generation predates the rotation gets nothing": {
-    file: live(), history: [rotation()], report: report({ [L]: [gen(0, 900, 4900)] }),
+    file: live(), history: [rotation()], claims: [gen(L, 0, 900, 4900)],
     want: { origin: "none", fullyRead: false },
   },
   "filter: live file without any known rotation gets nothing": {
-    file: live(), report: report({ [L]: [gen(0, 900, 10)] }),
+    file: live(), claims: [gen(L, 0, 900, 10)],
     want: { origin: "none", fullyRead: false },
   },
   "filter: generation reset, the old inode's generation fell out of the ring": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(5, 1001, 10), gen(6, 1002, 10), gen(7, 1003, 10), gen(8, 1004, 4950)] }),
+    file: rotated(), history: [rotation()], claims: [gen(L, 5, 1001, 10), gen(L, 6, 1002, 10), gen(L, 7, 1003, 10), gen(L, 8, 1004, 4950)],
     want: { origin: "none", fullyRead: false },
   },
   "filter: generation started in the rotation's own second is ambiguous": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(0, 1000, 4900)] }),
+    file: rotated(), history: [rotation()], claims: [gen(L, 0, 1000, 4900)],
     want: { origin: "none", fullyRead: false },
-  },
-  // --- format 2 progress files carry ms times (precision 1 ms); the host keeps its rotation times in ms
-  "filter ms: a generation that started in the previous rotation's second, but after it, is credited": {
-    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
-    report: report({ [L]: [msGen(0, 800_450, 4900)] }),
-    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: true },
-  },
-  "filter ms: ... and one that started in the rename's second, before it, too": {
-    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
-    report: report({ [L]: [msGen(0, T * 1000 + 100, 4900)] }),
-    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: true },
-  },
-  "filter ms: a generation that started after the rename is the next file's": {
-    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
-    report: report({ [L]: [msGen(0, T * 1000 + 701, 4900)] }),
-    want: { origin: "none", fullyRead: false },
-  },
-  "filter ms: a generation that started before the inode came to the live path is the previous file's": {
-    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
-    report: report({ [L]: [msGen(0, 800_399, 4900)] }),
-    want: { origin: "none", fullyRead: false },
-  },
-  "filter ms: whole seconds (a format 1 file) against ms history: the second must lie inside": {
-    file: rotated(), history: [rotation({ liveSinceMs: 800_400, rotatedAtMs: T * 1000 + 700 })],
-    report: report({ [L]: [{ ...gen(0, 800, 4900), firstMs: 800_000, precisionMs: 1000 }] }),
-    want: { origin: "none", fullyRead: false },
-  },
-  "filter ms: the live file, its generation started in the rotation's second but after it": {
-    file: live(), history: [rotation({ rotatedAtMs: T * 1000 + 700 })],
-    report: report({ [L]: [msGen(3, T * 1000 + 750, 4000)] }),
-    want: { readOffset: 4000, origin: "filter-live-path", fullyRead: false },
   },
   "filter: no lower bound (no liveSince, no earlier rotation) credits nothing": {
-    file: rotated(), history: [rotation({ liveSinceSec: undefined })], report: report({ [L]: [gen(0, 900, 4900)] }),
+    file: rotated(), history: [rotation({ liveSinceSec: undefined })], claims: [gen(L, 0, 900, 4900)],
     want: { origin: "none", fullyRead: false },
   },
   "filter: the previous rotation is the lower bound": {
     file: rotated(),
     history: [rotation({ inode: 9, rotatedPath: R0, rotatedAtSec: 500, liveSinceSec: undefined }), rotation({ liveSinceSec: undefined })],
-    report: report({ [L]: [gen(0, 400, 4999), gen(1, 600, 4900), gen(2, 1001, 7)] }), // gen 0 is inode 9's
-    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: true },
+    claims: [gen(L, 0, 400, 4999), gen(L, 1, 600, 4900), gen(L, 2, 1001, 7)], // gen 0 is inode 9's
+    want: { readOffset: 4900, lastLineStart: 4900, origin: "generation-at-rename", fullyRead: true },
   },
   "filter: several candidate generations credit the smallest": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(0, 850, 4900), gen(1, 900, 100)] }),
-    want: { readOffset: 100, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: false },
+    file: rotated(), history: [rotation()], claims: [gen(L, 0, 850, 4900), gen(L, 1, 900, 100)],
+    want: { readOffset: 100, lastLineStart: 4900, origin: "generation-at-rename", fullyRead: false },
   },
   "filter: the file at the rotated name is not the inode the host renamed": {
-    file: rotated({ inode: 99 }), history: [rotation()], report: report({ [L]: [gen(0, 900, 4900)] }),
+    file: rotated({ inode: 99 }), history: [rotation()], claims: [gen(L, 0, 900, 4900)],
     want: { origin: "none", fullyRead: false },
   },
   "filter: records under the rotated name (in_tail noticed the rename)": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(0, 900, 3000)], [R1]: [gen(0, 990, 4900)] }),
-    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-rotated-path", fullyRead: true },
+    file: rotated(), history: [rotation()], claims: [gen(L, 0, 900, 3000), gen(R1, 0, 990, 4900)],
+    want: { readOffset: 4900, lastLineStart: 4900, origin: "generation-rotated-path", fullyRead: true },
   },
   "filter: a line start past the size under the rotated name is another file's": {
-    file: rotated(), history: [rotation()], report: report({ [R1]: [gen(0, 990, 5000)] }),
+    file: rotated(), history: [rotation()], claims: [gen(R1, 0, 990, 5000)],
     want: { origin: "none", fullyRead: false },
   },
   "both sources: the larger credit wins": {
-    file: rotated(), history: [rotation()], report: report({ [L]: [gen(0, 900, 4900)] }, [row(1, R1, OLD, 3000)]),
-    want: { readOffset: 4900, lastLineStart: 4900, origin: "filter-live-generation", fullyRead: true },
+    file: rotated(), history: [rotation()], claims: [gen(L, 0, 900, 4900), row(R1, OLD, 3000)],
+    want: { readOffset: 4900, lastLineStart: 4900, origin: "generation-at-rename", fullyRead: true },
   },
   "unknown file": {
-    file: rotated({ path: "/var/log/pods/x/y/0.log.1", inode: 77 }), history: [rotation()], report: report({ [L]: [gen(0, 900, 4900)] }, [row(1, R1, OLD, 5000)]),
+    file: rotated({ path: "/var/log/pods/x/y/0.log.1", inode: 77 }), history: [rotation()], claims: [gen(L, 0, 900, 4900), row(R1, OLD, 5000)],
     want: { origin: "none", fullyRead: false },
   },
   "no report at all": {
-    file: rotated(), history: [rotation()], report: { db: [], errors: [] },
+    file: rotated(), history: [rotation()], claims: [],
     want: { origin: "none", fullyRead: false },
   },
 };
 
-describe("matchProgress", () => {
+/** One file through the module, read back the way the attacher hands it to the plan. */
+function creditOne(file: FileCase, history: RotationCase[], claims: ProgressClaim[]): FileCredit & { lastLineStart?: number } {
+  const [got] = plugin.creditProgress({ files: [toFile(file)], history: history.map(toRotation), claims });
+  return { ...got!, lastLineStart: got!.lineStart ? file.lastLineStart : undefined };
+}
+
+describe("crl_credit_progress: the former matcher's cases", () => {
   for (const [name, tc] of Object.entries(cases)) {
     test(name, () => {
-      const [got] = matchProgress([tc.file], tc.history ?? [], tc.report);
+      const got = creditOne(tc.file, tc.history ?? [], tc.claims);
       assert.deepEqual(
-        { readOffset: got.readOffset, lastLineStart: got.lastLineStart, origin: got.origin, fullyRead: fullyRead(got, tc.file.size) },
+        { readOffset: got.readOffset, lastLineStart: got.lastLineStart, origin: got.origin, fullyRead: fullyRead(got.readOffset, got.lastLineStart, tc.file.size) },
         { readOffset: tc.want.readOffset, lastLineStart: tc.want.lastLineStart, origin: tc.want.origin, fullyRead: tc.want.fullyRead },
         got.detail,
       );
@@ -193,13 +209,32 @@ describe("matchProgress", () => {
   }
 
   test("one call, many files, same order", () => {
-    const r = report({ [L]: [gen(0, 900, 4900), gen(1, 1001, 50)] });
-    const got = matchProgress([live(), rotated()], [rotation()], r);
-    assert.deepEqual(got.map((p) => p.origin), ["filter-live-path", "filter-live-generation"]);
+    const got = plugin.creditProgress({ files: [toFile(live()), toFile(rotated())], history: [toRotation(rotation())], claims: [gen(L, 0, 900, 4900), gen(L, 1, 1001, 50)] });
+    assert.deepEqual(got.map((p) => p.origin), ["generation-live-path", "generation-at-rename"]);
   });
 });
 
-describe("findLastLineStart", () => {
+// The same-second bug: with whole seconds, a generation whose first record lands in the rotation's own
+// second can never be credited. With milliseconds (precisionMs 1) it can, when it started before the rename.
+describe("generations in milliseconds", () => {
+  const T_MS = 1_000_500; // the rotation half a second into second 1000
+  const msGen = (firstMs: number, precisionMs: number): ProgressClaim => ({ ...(gen(L, 0, 0, 4900) as Extract<ProgressClaim, { kind: "generation" }>), firstMs, precisionMs });
+  const msCases: Record<string, { claim: ProgressClaim; want: CreditOrigin }> = {
+    "ms: started 300 ms before the rename, in the same second: credited": { claim: msGen(1_000_200, 1), want: "generation-at-rename" },
+    "ms: started in the very millisecond of the rename: ambiguous": { claim: msGen(1_000_500, 1), want: "none" },
+    "ms: the last millisecond before the rename: credited": { claim: msGen(1_000_499, 1), want: "generation-at-rename" },
+    "s: the same record time in whole seconds (v1) stays ambiguous": { claim: msGen(1_000_000, 1000), want: "none" },
+    "s: a second that ended before the rename: credited": { claim: msGen(999_000, 1000), want: "generation-at-rename" },
+  };
+  for (const [name, tc] of Object.entries(msCases)) {
+    test(name, () => {
+      const got = plugin.creditProgress({ files: [toFile(rotated())], history: [{ ...toRotation(rotation()), rotatedAtMs: T_MS }], claims: [tc.claim] });
+      assert.equal(got[0]!.origin, tc.want, got[0]!.detail);
+    });
+  }
+});
+
+describe("findLastLineStart (through Fs)", () => {
   const dirP = mkdtemp(join(tmpdir(), "crl-lls-"));
   after(async () => rm(await dirP, { recursive: true, force: true }));
 
@@ -218,22 +253,33 @@ describe("findLastLineStart", () => {
     test(name, async () => {
       const path = join(await dirP, name.replace(/\W/g, "_"));
       await writeFile(path, tc.content);
-      assert.equal(await findLastLineStart(path, Buffer.byteLength(tc.content)), tc.want);
+      assert.equal(await findLastLineStart(realFs, path, Buffer.byteLength(tc.content)), tc.want);
     });
   }
 
   test("the cache reads a frozen file once, and again when it changed", async () => {
-    const content = Buffer.from("one\ntwo\n");
-    const reads: number[] = [];
-    const readAt: ReadAt = async (_p, pos, len) => {
-      reads.push(pos);
-      return content.subarray(pos, pos + len);
-    };
-    const cache = new LastLineStartCache(2, readAt);
-    assert.equal(await cache.get("/f", 1, 8), 4);
-    assert.equal(await cache.get("/f", 1, 8), 4);
-    assert.equal(reads.length, 1);
-    assert.equal(await cache.get("/f", 1, 4), 0); // same inode, other size: read again
-    assert.equal(reads.length, 2);
+    const path = join(await dirP, "cached");
+    await writeFile(path, "one\ntwo\n");
+    const ffs = new FaultyFs();
+    const facts = new FileFacts(ffs, 2);
+    const entry = (size: number): DirEntry => ({ name: B("cached"), kind: "file", size, mtimeMs: 0, mode: 0o644, inode: 1, birthtimeMs: 5 });
+    assert.equal(await facts.lastLineStart(path, entry(8)), 4);
+    assert.equal(await facts.lastLineStart(path, entry(8)), 4);
+    assert.equal(ffs.callsOf("readRange").length, 1);
+    assert.equal(await facts.lastLineStart(path, entry(4)), 0); // same inode, other size: read again
+    assert.equal(ffs.callsOf("readRange").length, 2);
+  });
+
+  test("a FIFO where a log should be fails at once instead of blocking", async () => {
+    const path = join(await dirP, "fifo");
+    execFileSync("mkfifo", [path]);
+    await assert.rejects(realFs.readRange(path, 0, 10), (err: NodeJS.ErrnoException) => err.code === "ENOTREG");
+  });
+
+  test("a symlink is not followed", async () => {
+    const target = join(await dirP, "two_lines");
+    const link = join(await dirP, "link");
+    execFileSync("ln", ["-s", target, link]);
+    await assert.rejects(realFs.readRange(link, 0, 10), (err: NodeJS.ErrnoException) => err.code === "ELOOP");
   });
 });

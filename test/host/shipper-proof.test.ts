@@ -64,7 +64,9 @@ test("the workload rotates and the reader falls behind in every run", (t) => {
     // Timers run late on a loaded machine, so the writers may reach half their nominal rate: ask only for
     // what the proof needs (a rotated file compressed or pruned by a later rotation).
     assert.ok(r.rotations >= 2 * WORKLOAD.containers, `${name}: only ${r.rotations} rotations: ${summary(r)}`);
-    assert.ok(r.reader.purgedUnreadFiles > 0, `${name}: Rotate_Wait never cut the reader off: ${summary(r)}`);
+    // The reader falls behind: Rotate_Wait cuts it off a rotated file, or (kubelet rules) the file is
+    // compressed or removed under it first.
+    assert.ok(r.reader.purgedUnreadFiles + r.reader.deletedUnreadFiles > 0, `${name}: the reader was never cut off: ${summary(r)}`);
     for (const c of r.containers) assert.ok(c.written > 1000, `${name}: ${c.id} wrote only ${c.written} lines`);
     assert.equal(r.duplicates, 0, `${name}: lines delivered twice`);
   }

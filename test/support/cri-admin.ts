@@ -9,7 +9,7 @@ export interface PodSandboxSpec {
   namespace: string;
   uid: string;
   attempt?: number;
-  logDirectory: string;
+  logDirectory: string | Buffer;
   hostNetwork?: boolean;
   labels?: Record<string, string>;
 }
@@ -18,10 +18,35 @@ export interface ContainerSpec {
   name: string;
   attempt?: number;
   image: string;
-  command: string[];
+  /** Empty or absent: the image's ENTRYPOINT (a pod spec without `command`). */
+  command?: string[];
+  /** Empty or absent: the image's CMD (a pod spec without `args`). */
   args?: string[];
-  logPath: string;     // relative to the sandbox's logDirectory, e.g. "writer/0.log"
+  workingDir?: string;
+  /** In order, as the kubelet sends them (already $(VAR)-expanded). */
+  envs?: { key: string; value: string }[];
+  mounts?: MountSpec[];
+  securityContext?: ContainerSecurityContext;
+  logPath: string | Buffer; // relative to the sandbox's logDirectory, e.g. "writer/0.log"
   labels?: Record<string, string>;
+}
+
+/** A host path bind-mounted into the container (hostPath volumes; ConfigMaps the kubelet wrote to disk). */
+export interface MountSpec {
+  containerPath: string;
+  hostPath: string;
+  readonly?: boolean;
+}
+
+/** A container's securityContext as the kubelet hands it to the runtime (kuberuntime's security_context.go). */
+export interface ContainerSecurityContext {
+  capabilities?: { add?: string[]; drop?: string[] };
+  privileged?: boolean;
+  runAsUser?: number;
+  runAsGroup?: number;
+  readonlyRootfs?: boolean;
+  /** allowPrivilegeEscalation: false */
+  noNewPrivs?: boolean;
 }
 
 /** The CRI calls that create and remove pods: what the kubelet does, and the shim never. */
@@ -46,7 +71,7 @@ export function podSandboxConfig(pod: PodSandboxSpec): Record<string, unknown> {
   return {
     metadata: { name: pod.name, uid: pod.uid, namespace: pod.namespace, attempt: pod.attempt ?? 0 },
     hostname: hostNetwork ? "" : pod.name,
-    log_directory: pod.logDirectory,
+    log_directory: Buffer.from(pod.logDirectory), // bytes on the wire (host/cri/runtime.proto)
     labels: { ...(pod.labels ?? {}) },
     linux: {
       cgroup_parent: "",
@@ -63,12 +88,29 @@ export function containerConfig(pod: PodSandboxSpec, container: ContainerSpec): 
   return {
     metadata: { name: container.name, attempt: container.attempt ?? 0 },
     image: { image: container.image },
-    command: [...container.command],
+    command: [...(container.command ?? [])],
     args: [...(container.args ?? [])],
+    working_dir: container.workingDir ?? "",
+    envs: (container.envs ?? []).map(({ key, value }) => ({ key, value })),
+    mounts: (container.mounts ?? []).map((m) => ({ container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly ?? false })),
     labels: { ...(container.labels ?? {}) },
-    log_path: container.logPath,
-    linux: { security_context: { namespace_options: namespaceOptions(pod.hostNetwork ?? true) } },
+    log_path: Buffer.from(container.logPath),
+    linux: { security_context: securityContext(pod, container.securityContext ?? {}) },
   };
+}
+
+// Int64Value wrappers: absent means "the image's user", present means this uid (0 included).
+function securityContext(pod: PodSandboxSpec, sc: ContainerSecurityContext): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    namespace_options: namespaceOptions(pod.hostNetwork ?? true),
+    privileged: sc.privileged ?? false,
+    readonly_rootfs: sc.readonlyRootfs ?? false,
+    no_new_privs: sc.noNewPrivs ?? false,
+  };
+  if (sc.capabilities) out.capabilities = { add_capabilities: sc.capabilities.add ?? [], drop_capabilities: sc.capabilities.drop ?? [] };
+  if (sc.runAsUser !== undefined) out.run_as_user = { value: String(sc.runAsUser) };
+  if (sc.runAsGroup !== undefined) out.run_as_group = { value: String(sc.runAsGroup) };
+  return out;
 }
 
 class GrpcCriAdmin extends GrpcCri implements CriAdmin {

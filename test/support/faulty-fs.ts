@@ -2,22 +2,22 @@
 // for it, and every call is recorded. No global is patched; the code under test is handed this object.
 //
 //   const ffs = new FaultyFs();
-//   ffs.injectError("rename", Object.assign(new Error("EIO"), { code: "EIO" }), { match: (p) => p.endsWith(".gz") });
-//   ffs.injectError("write", new Error("ENOSPC"), { afterBytes: 100 }); // a stream from openWrite fails mid-write
-//   ffs.delay("rename", 20);                                            // every rename takes 20 ms longer
+//   ffs.injectError("link", Object.assign(new Error("EIO"), { code: "EIO" }), { match: (p) => p.endsWith(".gz") });
+//   ffs.injectError("write", new Error("ENOSPC"), { afterBytes: 100 }); // a stream from createExclusive fails mid-write
+//   ffs.delay("link", 20);                                              // every link takes 20 ms longer
 //   ffs.trace = { enter(call) {...}, exit(call) {...} };                 // see calls in flight
 import { Writable } from "node:stream";
 import type { WriteStream } from "node:fs";
-import { realFs, type Fs, type FsPath } from "../../host/fs.js";
+import { realFs, type Fs, type FsPath, type WatchListener } from "../../host/fs.js";
 
-/** An Fs method, or a method of the handle openWrite returns ("write" is a chunk written to its stream). */
+/** An Fs method, or a method of the handle createExclusive returns ("write" is a chunk written to its stream). */
 export type FaultOp = keyof Fs | "write" | "sync" | "close";
 
 export interface FsCall {
   op: FaultOp;
   /** The first path argument as text (file names in tests are UTF-8). */
   path: string;
-  /** For rename: the destination. */
+  /** For link and rename: the new name. */
   to?: string;
 }
 
@@ -120,6 +120,10 @@ export class FaultyFs implements Fs {
     return this.call("listDir", dir, () => this.inner.listDir(dir));
   }
 
+  link(from: FsPath, to: FsPath) {
+    return this.call("link", from, () => this.inner.link(from, to), to);
+  }
+
   rename(from: FsPath, to: FsPath) {
     return this.call("rename", from, () => this.inner.rename(from, to), to);
   }
@@ -132,9 +136,10 @@ export class FaultyFs implements Fs {
     return this.call("openRead", path, () => this.inner.openRead(path));
   }
 
-  openWrite(path: FsPath, mode: number) {
-    return this.call("openWrite", path, async () => {
-      const handle = await this.inner.openWrite(path, mode);
+
+  createExclusive(path: FsPath, mode: number) {
+    return this.call("createExclusive", path, async () => {
+      const handle = await this.inner.createExclusive(path, mode);
       const p = text(path);
       const writeFault = this.take("write", p);
       return {
@@ -153,6 +158,16 @@ export class FaultyFs implements Fs {
 
   readFile(path: FsPath) {
     return this.call("readFile", path, () => this.inner.readFile(path));
+  }
+
+  readRange(path: FsPath, position: number, length: number) {
+    return this.call("readRange", path, () => this.inner.readRange(path, position, length));
+  }
+
+  /** Watching is passed through (recorded, not faultable: its failures are the kernel's to give). */
+  watch(dir: FsPath, listener: WatchListener, onError: (err: Error) => void) {
+    this.calls.push({ op: "watch", path: text(dir) });
+    return this.inner.watch(dir, listener, onError);
   }
 }
 

@@ -25,15 +25,33 @@ export interface PlanCase {
   containers: {
     id: string;
     logName: FixtureName;
-    entries: { name: FixtureName; kind?: EntryKindName; size: number; mtime?: number; readOffset?: number; lastLineStart?: number }[];
+    /** The live log alone was shown (the rules may answer "needs-listing"). */
+    liveOnly?: boolean;
+    entries: {
+      name: FixtureName;
+      kind?: EntryKindName;
+      size: number;
+      mtime?: number;
+      readOffset?: number;
+      lastLineStart?: number;
+      /** Another container's live log. */
+      foreign?: boolean;
+      /** In use by the host's own compression. */
+      busy?: boolean;
+      inode?: number;
+      crc32?: number;
+      isize?: number;
+    }[];
   }[];
-  expect: { kind: string; reason: string; name: FixtureName; unreadBytes?: number }[][];
+  /** Per container: the actions, or "needs-listing". */
+  expect: ({ kind: string; reason: string; name: FixtureName; unreadBytes?: number }[] | "needs-listing")[];
 }
 
 export function snapshotsOf(c: PlanCase): ContainerSnapshot[] {
   return c.containers.map((ct) => ({
     id: ct.id,
     logName: nameOf(ct.logName),
+    liveOnly: ct.liveOnly ?? false,
     entries: ct.entries.map((e) => ({
       name: nameOf(e.name),
       kind: e.kind ?? "file",
@@ -41,6 +59,11 @@ export function snapshotsOf(c: PlanCase): ContainerSnapshot[] {
       mtime: e.mtime ?? 0,
       readOffset: e.readOffset === undefined || e.readOffset < 0 ? undefined : e.readOffset,
       lastLineStart: e.lastLineStart === undefined || e.lastLineStart < 0 ? undefined : e.lastLineStart,
+      foreign: e.foreign,
+      busy: e.busy,
+      inode: e.inode,
+      crc32: e.crc32,
+      isize: e.isize,
     })),
   }));
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { startFakeRuntime, type FakeRuntime } from "../fake-cri/index.js";
 import { createCriAdmin, type CriAdmin } from "./cri-admin.js";
-import { LogManager, type ManagerOptions } from "../../host/manager.js";
+import { LogManager, type ManagerOptions } from "../../host/manager/index.js";
 import { loadPlugin } from "../../host/plugin/index.js";
 import { realFs } from "../../host/fs.js";
 import { FakeClock } from "./fake-clock.js";

@@ -537,11 +537,11 @@ function diskUsage(root: string): number {
 
 export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadResult> {
   // Imported here so the reader above stays usable without the host's manager and plugin.
-  const { startHarness } = await import("./harness.js");
+  const { startHarness, sharedPlugin } = await import("./harness.js");
   const { loadFluentBitFilter } = await import("./fluentbit-harness.js");
   const { systemClock } = await import("../../host/clock.js");
   const { realFs } = await import("../../host/fs.js");
-  const { createMetrics } = await import("../../host/metrics.js");
+  const { createMetrics, currentValue } = await import("../../host/metrics.js");
   const { metricsObserver } = await import("../../host/daemon.js");
   const { ShipperProgress } = await import("../../host/progress/attacher.js");
   const { FilterFileSource } = await import("../../host/progress/filter-file.js");
@@ -623,9 +623,9 @@ export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadRe
     };
     const progress =
       o.mode === "filter"
-        ? new ShipperProgress([new FilterFileSource(join(progressDir, "cri-logrotate-progress"))], h.logger)
+        ? new ShipperProgress({ sources: [new FilterFileSource(join(progressDir, "cri-logrotate-progress"))], plugin: sharedPlugin(), logger: h.logger })
         : o.mode === "db"
-          ? new ShipperProgress([new InTailDbSource(dbPath)], h.logger)
+          ? new ShipperProgress({ sources: [new InTailDbSource(dbPath)], plugin: sharedPlugin(), logger: h.logger })
           : undefined;
     const manager = h.manager({
       clock: systemClock,
@@ -694,6 +694,7 @@ export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadRe
     }
     const sum = (f: (s: DirStats) => number) => dirs.reduce((a, d) => a + f(reader.stats(d)), 0);
     const lost = containers.reduce((a, c) => a + c.lost, 0);
+    const droppedMetricBytes = (await Promise.all(LIMIT_REASONS.map((reason) => currentValue(metrics.unreadBytesDropped, { reason })))).reduce((a, b) => a + b, 0);
     return {
       mode: o.mode,
       limited: progress !== undefined && o.limits !== undefined && Object.values(o.limits).some((v) => v !== undefined),
@@ -711,7 +712,7 @@ export async function runShipperWorkload(o: WorkloadOptions): Promise<WorkloadRe
       heldPeakBytes,
       forcedDrops,
       droppedUnreadBytes: forcedDrops.reduce((a, d) => a + d.unreadBytes, 0),
-      droppedMetricBytes: LIMIT_REASONS.reduce((a, reason) => a + metrics.unreadBytesDropped.get({ reason }), 0),
+      droppedMetricBytes,
       unreportedLostLines,
       dropWarnings: h.logger.find({ level: "warn", msg: "gave up unread log bytes" }).length,
       reader: {

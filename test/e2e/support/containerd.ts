@@ -7,7 +7,7 @@ import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, re
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { promisify } from "node:util";
 import { BUSYBOX_PATH, buildBusyboxImage } from "./image.js";
 
@@ -40,8 +40,17 @@ export interface PrivateContainerd {
   socketPath: string;
   endpoint: string;        // unix://<socketPath>, what a CRI client dials
   logRoot: string;         // <base>/logs: pods' log directories go below it
+  /**
+   * The log root as containerd and its containers see it: logRoot, or the `logRootInRuntime` asked for
+   * (log_directory in CRI requests, and the log paths CRI answers, are below it).
+   */
+  criLogRoot: string;
+  /** A path under criLogRoot (what CRI reports) as this process reaches it. */
+  hostPath(criPath: string): string;
   imageTar: string;
   readonly pid: number;    // changes on restart()
+  /** `ctr images import` of a docker-archive tar into the CRI namespace. */
+  importImage(tarPath: string): Promise<void>;
   stop(): Promise<void>;
   /** Stops and starts again on the same config and state; running shims and containers survive it. */
   restart(): Promise<void>;
@@ -63,12 +72,27 @@ export function containerdAvailable(): { ok: boolean; reason?: string; missing?:
   return { ok: false, missing, reason: `skipping e2e: ${missing}; ${INSTALL_HINT}` };
 }
 
-export async function startContainerd(): Promise<PrivateContainerd> {
+export interface ContainerdOptions {
+  /**
+   * Where containerd, its shims and its containers see the log root, e.g. "/var/log/pods", as on a real
+   * node: containerd then runs in a mount namespace of its own, with a tmpfs over that path's parent and
+   * <base>/logs bound at the path, so nothing of the machine's own /var/log is touched. A container that
+   * mounts the hostPath /var/log/pods at /var/log/pods then sees the very paths CRI reports — what
+   * cri-logrotate in a DaemonSet relies on. Default: the log root is <base>/logs for everyone.
+   */
+  logRootInRuntime?: string;
+}
+
+export async function startContainerd(options: ContainerdOptions = {}): Promise<PrivateContainerd> {
   const base = await mkdtemp(join(tmpdir(), "crilr-e2e-"));
   const socketPath = join(base, "containerd.sock");
   const configPath = join(base, "config.toml");
   const logPath = join(base, "containerd.log");
   const logRoot = join(base, "logs");
+  const criLogRoot = options.logRootInRuntime ?? logRoot;
+  if (criLogRoot !== logRoot && (!isAbsolute(criLogRoot) || dirname(criLogRoot) === "/")) {
+    throw new E2eSetupError("ELOGROOT", `logRootInRuntime must be an absolute path below a top-level directory, not ${JSON.stringify(criLogRoot)}`);
+  }
   // Only k8s.io cgroup directories that did not exist before are ours to remove.
   const preexistingCgroups = new Set(k8sCgroupDirs());
   const hadRunContainerd = existsSync("/run/containerd");
@@ -80,7 +104,11 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     const logStart = existsSync(logPath) ? statSync(logPath).size : 0;
     const logFd = openSync(logPath, "a");
     try {
-      const proc = spawn("containerd", ["--config", configPath], {
+      // `unshare` execs sh, which execs containerd: the pid we hold is containerd's.
+      const [command, args] = criLogRoot === logRoot
+        ? ["containerd", ["--config", configPath]]
+        : ["unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", PRIVATE_LOG_ROOT_SCRIPT, "sh", configPath, logRoot, criLogRoot]];
+      const proc = spawn(command, args as string[], {
         stdio: ["ignore", logFd, logFd],
         env: { ...process.env, PATH: SEARCH_PATH.join(delimiter) },
       });
@@ -138,8 +166,11 @@ export async function startContainerd(): Promise<PrivateContainerd> {
       socketPath,
       endpoint: `unix://${socketPath}`,
       logRoot,
+      criLogRoot,
+      hostPath: (criPath: string) => (criPath === criLogRoot || criPath.startsWith(criLogRoot + "/") ? logRoot + criPath.slice(criLogRoot.length) : criPath),
       imageTar,
       get pid() { return child?.pid ?? -1; },
+      importImage: (tarPath: string) => importImage(socketPath, tarPath, logPath),
       stop,
       restart: async () => { await stop(); await launch(); },
       cleanup,
@@ -149,6 +180,10 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     throw e;
   }
 }
+
+// $1 config, $2 the log root here, $3 where containerd sees it. The tmpfs keeps the machine's own directory
+// (/var/log) out of it and needs no mount point created on the machine.
+const PRIVATE_LOG_ROOT_SCRIPT = 'set -e; parent=$(dirname "$3"); mount -t tmpfs -o mode=0755 cri-logrotate-e2e "$parent"; mkdir -p "$3"; mount --bind "$2" "$3"; exec containerd --config "$1"';
 
 // See reference/containerd.md: restrict_oom_score_adj is required where root lacks CAP_SYS_RESOURCE (runc
 // otherwise fails with "can't get final child's PID from pipe"); the CNI dirs are empty, so only host-network
@@ -212,7 +247,7 @@ function canConnect(socketPath: string): Promise<boolean> {
 
 async function importImage(socketPath: string, imageTar: string, logPath: string): Promise<void> {
   try {
-    await run(findExecutable("ctr") ?? "ctr", ["--address", socketPath, "-n", NAMESPACE, "images", "import", imageTar], { timeout: 30_000 });
+    await run(findExecutable("ctr") ?? "ctr", ["--address", socketPath, "-n", NAMESPACE, "images", "import", imageTar], { timeout: 180_000 });
   } catch (cause) {
     const stderr = (cause as { stderr?: string }).stderr ?? "";
     throw new E2eSetupError("EIMAGE_IMPORT", `failed to import "${imageTar}" into containerd: ${stderr.trim()}\n${logTail(logPath, 0)}`, { cause });

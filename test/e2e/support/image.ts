@@ -23,15 +23,37 @@ const TAR_DETERMINISM = ["--sort=name", "--owner=0", "--group=0", "--numeric-own
 /** Builds `<dir>/busybox-image.tar` (docker-archive format, tagged localhost/busybox:e2e) and returns its path. */
 export async function buildBusyboxImage(dir: string): Promise<string> {
   const rootfs = join(dir, "rootfs");
-  const archive = join(dir, "archive");
   await rm(rootfs, { recursive: true, force: true });
-  await rm(archive, { recursive: true, force: true });
 
   await mkdir(join(rootfs, "bin"), { recursive: true });
   await copyFile(BUSYBOX_PATH, join(rootfs, "bin", "busybox"));
   for (const applet of APPLETS) await symlink("busybox", join(rootfs, "bin", applet));
   for (const d of EMPTY_DIRS) await mkdir(join(rootfs, d), { recursive: true });
 
+  return packImage(dir, rootfs, {
+    tag: E2E_IMAGE,
+    tarName: "busybox-image.tar",
+    config: { Env: ["PATH=/bin"], Cmd: ["/bin/sleep", "2147483647"], WorkingDir: "/" },
+    createdBy: "cri-logrotate e2e: busybox-static",
+  });
+}
+
+export interface ImageConfig {
+  Env: string[];
+  Entrypoint?: string[];
+  Cmd?: string[];
+  WorkingDir: string;
+  User?: string;
+}
+
+/**
+ * Packs `rootfs` as a one-layer docker-archive tar (what `docker save` writes; `ctr images import` reads it)
+ * tagged `tag`, at `<dir>/<tarName>`. Owners become root and mtimes the epoch, so the same files give the
+ * same digests.
+ */
+export async function packImage(dir: string, rootfs: string, image: { tag: string; tarName: string; config: ImageConfig; createdBy: string }): Promise<string> {
+  const archive = join(dir, "archive");
+  await rm(archive, { recursive: true, force: true });
   // The layer is written beside the archive first: its directory name is its own digest.
   await mkdir(archive, { recursive: true });
   const layerTmp = join(dir, "layer.tar");
@@ -44,25 +66,26 @@ export async function buildBusyboxImage(dir: string): Promise<string> {
     architecture: goArch(),
     os: "linux",
     created: "1970-01-01T00:00:00Z",
-    config: { Env: ["PATH=/bin"], Cmd: ["/bin/sleep", "2147483647"], WorkingDir: "/" },
+    config: image.config,
     rootfs: { type: "layers", diff_ids: [`sha256:${layerSha}`] },
-    history: [{ created: "1970-01-01T00:00:00Z", created_by: "cri-logrotate e2e: busybox-static" }],
+    history: [{ created: "1970-01-01T00:00:00Z", created_by: image.createdBy }],
   });
   const configSha = createHash("sha256").update(config).digest("hex");
   await writeFile(join(archive, `${configSha}.json`), config);
   await writeFile(
     join(archive, "manifest.json"),
-    JSON.stringify([{ Config: `${configSha}.json`, RepoTags: [E2E_IMAGE], Layers: [`${layerSha}/layer.tar`] }]),
+    JSON.stringify([{ Config: `${configSha}.json`, RepoTags: [image.tag], Layers: [`${layerSha}/layer.tar`] }]),
   );
 
-  const imageTar = join(dir, "busybox-image.tar");
+  const imageTar = join(dir, image.tarName);
   await tar([...TAR_DETERMINISM, "-C", archive, "-cf", imageTar, "."]);
+  await rm(archive, { recursive: true, force: true });
   return imageTar;
 }
 
 async function tar(args: string[]): Promise<void> {
   try {
-    await run("tar", args, { timeout: 30_000 });
+    await run("tar", args, { timeout: 120_000 });
   } catch (cause) {
     throw new Error(`failed to run tar ${args.join(" ")}`, { cause });
   }

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parseCriLogLine, type CriLogLine } from "./pods.js";
 
-/** `0.log.20260101-000000`, or with the shim's collision suffix (`…-0000001`), optionally `.gz`. */
+/** `0.log.20260101-000000`, or with the shim's collision counter (`…-000000_000001`), optionally `.gz`. */
 export function rotatedNamePattern(logName = "0.log"): RegExp {
-  return new RegExp(`^${logName.replace(/\./g, "\\.")}\\.(\\d{8}-\\d{6})(\\d*)(\\.gz)?$`);
+  return new RegExp(`^${logName.replace(/\./g, "\\.")}\\.(\\d{8}-\\d{6})(_\\d{6})?(\\.gz)?$`);
 }
 
 export interface LogFiles {

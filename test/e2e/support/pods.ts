@@ -15,7 +15,7 @@ export const STOP_TIMEOUT_SECONDS = 2;
 
 export interface RunningPod {
   podId: string;
-  logDirectory: string;
+  logDirectory: string;    // as this process reaches it (spec.logDirectory is the runtime's view)
   spec: PodSandboxSpec;
   containers: RunningContainer[];
 }
@@ -31,7 +31,10 @@ export interface PodOptions {
   namespace: string;
   name: string;
   uid: string;
+  /** Where the test makes the pod's log directory. */
   logRoot: string;
+  /** The same directory as the runtime sees it (PrivateContainerd.criLogRoot); default logRoot. */
+  criLogRoot?: string;
   labels?: Record<string, string>;
 }
 
@@ -44,14 +47,15 @@ export interface ContainerOptions {
 
 /** Runs a host-network pod sandbox (hostname "", as the kubelet sends for host-network pods). */
 export async function runPod(cri: CriAdmin, opts: PodOptions): Promise<RunningPod> {
-  const logDirectory = join(opts.logRoot, `${opts.namespace}_${opts.name}_${opts.uid}`);
+  const dirName = `${opts.namespace}_${opts.name}_${opts.uid}`;
+  const logDirectory = join(opts.logRoot, dirName);
   await mkdir(logDirectory, { recursive: true });
   const spec: PodSandboxSpec = {
     name: opts.name,
     namespace: opts.namespace,
     uid: opts.uid,
     attempt: 0,
-    logDirectory,
+    logDirectory: join(opts.criLogRoot ?? opts.logRoot, dirName),
     hostNetwork: true,
     labels: opts.labels ?? {},
   };

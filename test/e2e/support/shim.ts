@@ -53,8 +53,8 @@ export class ShimProcess {
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
   private readonly listeners: ((e: ShimLogEntry) => void)[] = [];
 
-  private constructor(readonly args: string[]) {
-    this.child = spawn(process.execPath, [SHIM_BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  private constructor(readonly args: string[], script = SHIM_BIN) {
+    this.child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "ignore", "pipe"] });
     this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => this.take(chunk));
     this.exited = new Promise((resolve) => {
       this.child.once("close", (code, signal) => {
@@ -67,6 +67,11 @@ export class ShimProcess {
 
   static start(args: string[]): ShimProcess {
     return new ShimProcess(args);
+  }
+
+  /** Another node script that logs JSON lines on stderr the same way (e.g. test/support/kubelet-rotator-main). */
+  static startScript(script: string, args: string[]): ShimProcess {
+    return new ShimProcess(args, script);
   }
 
   get pid(): number | undefined {

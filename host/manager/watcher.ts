@@ -1,0 +1,110 @@
+// Watching the log tree so that growth and new containers are seen as they happen, not at the next pass:
+// the log root (new pod directories), pod directories (new container directories) and the directories of
+// the containers being tracked (their live log changed). inotify through Fs.watch; a directory the kernel
+// will not watch (out of watches, or gone) is reported and left to polling by the manager.
+import { joinPath, type DirWatch, type Fs } from "../fs.js";
+import type { Logger } from "../log.js";
+
+export interface TreeEvents {
+  /** Something in a watched container directory changed (`name` when the kernel says which entry). */
+  containerDirChanged(dir: Buffer, name: Buffer | null): void;
+  /** A pod or container directory appeared or went: the runtime may have a new container. */
+  treeChanged(): void;
+}
+
+export interface TreeWatcherOptions {
+  fs: Fs;
+  logRoot: string;
+  logger: Logger;
+  events: TreeEvents;
+}
+
+function keyOf(dir: Buffer): string {
+  return dir.toString("latin1");
+}
+
+export class TreeWatcher {
+  private readonly watches = new Map<string, DirWatch>();
+  private readonly containerDirs = new Set<string>();
+  /** Directories the kernel refused to watch: polled by the manager. */
+  readonly unwatched = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly o: TreeWatcherOptions) {}
+
+  /** Watches the log root, every pod directory in it and every container directory in those. */
+  async start(): Promise<void> {
+    const root = Buffer.from(this.o.logRoot);
+    this.add(root, (event, name) => this.onParentEvent(root, event, name, (dir) => this.watchPodDir(dir)));
+    for (const pod of await this.o.fs.listDir(root).catch(() => [])) {
+      if (pod.kind !== "directory") continue;
+      const podDir = joinPath(root, pod.name);
+      this.watchPodDir(podDir);
+      for (const c of await this.o.fs.listDir(podDir).catch(() => [])) if (c.kind === "directory") this.watchContainerDir(joinPath(podDir, c.name));
+    }
+  }
+
+  /** Watches a container's directory (idempotent); a new log in it is a new container for the manager. */
+  watchContainerDir(dir: Buffer): void {
+    const key = keyOf(dir);
+    if (this.containerDirs.has(key)) return;
+    this.containerDirs.add(key);
+    this.add(dir, (_event, name) => this.o.events.containerDirChanged(dir, name));
+  }
+
+  /** Stops watching a container's directory (its log is hot, or it is gone). */
+  unwatchContainerDir(dir: Buffer): void {
+    const key = keyOf(dir);
+    if (!this.containerDirs.delete(key)) return;
+    this.unwatched.delete(key);
+    this.watches.get(key)?.close();
+    this.watches.delete(key);
+  }
+
+  isWatched(dir: Buffer): boolean {
+    return this.watches.has(keyOf(dir));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.watches.values()) w.close();
+    this.watches.clear();
+  }
+
+  private watchPodDir(dir: Buffer): void {
+    this.add(dir, (event, name) => this.onParentEvent(dir, event, name, (child) => this.watchContainerDir(child)));
+  }
+
+  /** A directory appeared (or went) in the root or a pod directory: watch it, and say the tree changed. */
+  private onParentEvent(parent: Buffer, event: string, name: Buffer | null, watchChild: (dir: Buffer) => void): void {
+    if (event !== "rename") return;
+    if (name) {
+      const dir = joinPath(parent, name);
+      void this.o.fs.lstat(dir).then((info) => {
+        if (info?.kind === "directory") watchChild(dir);
+        else this.drop(dir);
+      }, () => {});
+    }
+    this.o.events.treeChanged();
+  }
+
+  private add(dir: Buffer, listener: (event: "rename" | "change", name: Buffer | null) => void): void {
+    const key = keyOf(dir);
+    if (this.closed || this.watches.has(key)) return;
+    try {
+      const w = this.o.fs.watch(dir, listener, () => this.drop(dir));
+      this.watches.set(key, w);
+      this.unwatched.delete(key);
+    } catch (err) {
+      this.unwatched.add(key);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") this.o.logger.warn("cannot watch a log directory; it is polled instead", { path: dir, err });
+    }
+  }
+
+  private drop(dir: Buffer): void {
+    const key = keyOf(dir);
+    this.watches.get(key)?.close();
+    this.watches.delete(key);
+  }
+}
