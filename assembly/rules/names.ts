@@ -1,5 +1,6 @@
 // What a rotated log file is called. The kubelet names it `<log>.<now formatted as 20060102-150405>`
-// (UTC), so that sorting the names bytewise sorts them by age: pruning keeps the newest by name alone.
+// (UTC), so that sorting the names bytewise sorts them by age: pruning keeps the newest by name alone. We
+// stamp the second before the rename (rotatedName says why).
 //
 // A rotated file of the live log L is EXACTLY
 //     L "." STAMP [ "_" COUNTER ] [ ".gz" | ".tmp" ]
@@ -148,10 +149,17 @@ export function withSuffix(name: Name, suffix: string): Name {
  * `_000002`, … until the clock passes it, instead of a longer name each time. Only after 999,999
  * rotations under one stamp does it give up order (size safety first) and take the first free counter
  * under the current stamp.
+ *
+ * The stamp is that of the second BEFORE `now`, not of `now` (the kubelet's): during a hand-over the
+ * kubelet still rotates the same files, names its file after the second it renames in and replaces
+ * whatever has that name — a file of ours stamped with the current second could be overwritten by the
+ * kubelet's rename later in that second (its lines lost). A second that is over is one the kubelet will not
+ * stamp again, and counter names are never the kubelet's, so the kubelet cannot replace a file we name;
+ * our name still sorts after every rotated file present and before any the kubelet makes later.
  */
 export function rotatedName(logName: Name, names: Name[], now: i64): Name | null {
   if (logName.length > MAX_NAME_LENGTH - LONGEST_ADDITION) return null;
-  const stamp = formatTimestamp(now);
+  const stamp = formatTimestamp(now - 1);
   const fresh = stemOf(logName, stamp, 0);
   // The greatest stem among the rotated names present.
   let greatest: Name | null = null;

@@ -79,29 +79,33 @@ describe("isRotatedOf: exactly <log>.<stamp>[_counter][.gz|.tmp]", () => {
 });
 
 describe("rotatedName", () => {
+  it("stamps the second before the rename: the kubelet may still name its file after the current one", () => {
+    expect(rotated([], 1700000000)).toBe('"0.log.20231114-221319"');
+    expect(rotated(["0.log.20231114-221320"], 1700000000)).toBe('"0.log.20231114-221320_000001"'); // the kubelet's, this second
+  });
   it("is <log>.<stamp> when nothing is rotated yet", () => {
-    expect(rotated([], 1700000000)).toBe('"0.log.20231114-221320"');
+    expect(rotated([], 1700000001)).toBe('"0.log.20231114-221320"');
   });
   it("is <log>.<stamp> when the stamp sorts after every rotated file", () => {
-    expect(rotated(["0.log.20231114-221319.gz", "0.log.20231114-221310"], 1700000000)).toBe('"0.log.20231114-221320"');
+    expect(rotated(["0.log.20231114-221319.gz", "0.log.20231114-221310"], 1700000001)).toBe('"0.log.20231114-221320"');
   });
   it("adds a counter on the same second", () => {
-    expect(rotated(["0.log.20231114-221320"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
-    expect(rotated(["0.log.20231114-221320.gz"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
-    expect(rotated(["0.log.20231114-221320.tmp"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
+    expect(rotated(["0.log.20231114-221320"], 1700000001)).toBe('"0.log.20231114-221320_000001"');
+    expect(rotated(["0.log.20231114-221320.gz"], 1700000001)).toBe('"0.log.20231114-221320_000001"');
+    expect(rotated(["0.log.20231114-221320.tmp"], 1700000001)).toBe('"0.log.20231114-221320_000001"');
   });
   it("continues the greatest name when the clock went back", () => {
-    expect(rotated(["0.log.20231114-221330.gz", "0.log.20231114-221325"], 1700000000)).toBe('"0.log.20231114-221330_000001"');
+    expect(rotated(["0.log.20231114-221330.gz", "0.log.20231114-221325"], 1700000001)).toBe('"0.log.20231114-221330_000001"');
   });
   it("counts on from an existing counter", () => {
-    expect(rotated(["0.log.20231114-221320.gz", "0.log.20231114-221320_000001.gz"], 1700000000)).toBe('"0.log.20231114-221320_000002"');
+    expect(rotated(["0.log.20231114-221320.gz", "0.log.20231114-221320_000001.gz"], 1700000001)).toBe('"0.log.20231114-221320_000002"');
   });
   it("ignores names that are not rotated files (they neither block nor order)", () => {
-    expect(rotated(["0.log.99999999", "0.log.zzz", "1.log.20991231-235959"], 1700000000)).toBe('"0.log.20231114-221320"');
+    expect(rotated(["0.log.99999999", "0.log.zzz", "1.log.20991231-235959"], 1700000001)).toBe('"0.log.20231114-221320"');
   });
   it("sorts the counted name before the next second's stamp", () => {
-    const counted = rotatedName(asciiBytes("0.log"), names(["0.log.20231114-221320"]), 1700000000)!;
-    const next = rotatedName(asciiBytes("0.log"), [counted], 1700000001)!;
+    const counted = rotatedName(asciiBytes("0.log"), names(["0.log.20231114-221320"]), 1700000001)!;
+    const next = rotatedName(asciiBytes("0.log"), [counted], 1700000002)!;
     expect(bytesToDisplay(next)).toBe('"0.log.20231114-221321"');
   });
   it("stays bounded after a clock that ran ahead, and keeps sorting after every name", () => {
@@ -109,7 +113,7 @@ describe("rotatedName", () => {
     let all = names(["0.log.20991231-235959"]);
     let previous = all[0];
     for (let i = 0; i < 1000; i++) {
-      const name = rotatedName(asciiBytes("0.log"), all, 1700000000 + i)!;
+      const name = rotatedName(asciiBytes("0.log"), all, 1700000001 + i)!;
       expect(name.length).toBe(28, "0.log + . + stamp + _ + 6 digits");
       expect(bytesToDisplay(name) > bytesToDisplay(previous)).toBe(true, "sorts after the previous one");
       previous = name;
@@ -118,14 +122,14 @@ describe("rotatedName", () => {
     }
     expect(bytesToDisplay(previous)).toBe('"0.log.20991231-235959_001000"');
     // Once the clock passes the future stamp, plain stamps come back.
-    expect(bytesToDisplay(rotatedName(asciiBytes("0.log"), all, 4102444800)!)).toBe('"0.log.21000101-000000"');
+    expect(bytesToDisplay(rotatedName(asciiBytes("0.log"), all, 4102444801)!)).toBe('"0.log.21000101-000000"');
   });
   it("clock jumps both ways: forward uses the new stamp, back continues the greatest", () => {
-    expect(rotated(["0.log.20231114-221320"], 1700003600)).toBe('"0.log.20231114-231320"');
-    expect(rotated(["0.log.20231114-231320"], 1700000000)).toBe('"0.log.20231114-231320_000001"');
+    expect(rotated(["0.log.20231114-221320"], 1700003601)).toBe('"0.log.20231114-231320"');
+    expect(rotated(["0.log.20231114-231320"], 1700000001)).toBe('"0.log.20231114-231320_000001"');
   });
   it("after a million rotations under one stamp, size safety first: a free counter under the current stamp", () => {
-    expect(rotated(["0.log.20991231-235959_999999"], 1700000000)).toBe('"0.log.20231114-221320_000001"');
+    expect(rotated(["0.log.20991231-235959_999999"], 1700000001)).toBe('"0.log.20231114-221320_000001"');
   });
   it("refuses a live log name too long for any rotated name to fit in 255 bytes", () => {
     const ok = new Uint8Array(228).fill(0x78);

@@ -113,7 +113,7 @@ describe("action details", () => {
     const plan = planContainer(c, 1700000000, p).actions;
     expect(plan.length).toBe(3);
     expect(detailText(plan[0].detail)).toBe(
-      'rotate: live log is 12582912 bytes, containerLogMaxSize is 10485760, renaming it to "0.log.20231114-221320"',
+      'rotate: live log is 12582912 bytes, containerLogMaxSize is 10485760, renaming it to "0.log.20231114-221319"',
     );
     expect(detailText(plan[1].detail)).toBe(
       'compress: "0.log.20231114-100000" is an older rotated file (the newest stays uncompressed), giving up 3996 unread bytes: held 10000s, longer than holdTimeoutSeconds=60',

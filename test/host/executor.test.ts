@@ -15,7 +15,7 @@ import { realFs, type Fs } from "../../host/fs.js";
 import { startHarness, listing, modeOf, sharedPlugin, writeFiles, type Harness } from "../support/harness.js";
 import { FaultyFs } from "../support/faulty-fs.js";
 
-const TS = "20260102-030405";
+const TS = "20260102-030404"; // the second before the harness's FakeClock: our rotated names stamp it (assembly/rules/names.ts)
 
 let h: Harness;
 before(async () => {
@@ -141,7 +141,7 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
     h.clock.advance(5000); // the plan was made 5 s ago (a stall)
     try {
       const out = expectKind(await executor().rotate(target, action("rotate", `test-log.${TS}`)), "rotate");
-      assert.equal(out.rotatedPath.toString(), join(dir, "test-log.20260102-030410"));
+      assert.equal(out.rotatedPath.toString(), join(dir, "test-log.20260102-030409"));
     } finally {
       h.clock.advance(-5000);
     }

@@ -16,7 +16,7 @@ import { nullObserver } from "../../host/manager/index.js";
 import { ShipperProgress } from "../../host/progress/attacher.js";
 import type { ProgressSource } from "../../host/progress/types.js";
 
-const TS = "20260102-030405"; // the harness's FakeClock, formatted as the kubelet does
+const TS = "20260102-030404"; // the second before the harness's FakeClock: our rotated names stamp it (assembly/rules/names.ts)
 
 async function harness(t: TestContext): Promise<Harness> {
   const h = await startHarness();
@@ -299,7 +299,7 @@ test("a compress failure never blocks a rotation; it is retried and its leftover
       ["compress", "compress-rotated"],
     ],
   );
-  assert.deepEqual(listing(dirA), ["0.log", "0.log.20250101-000000.gz", `0.log.${TS}.gz`, "0.log.20260102-030406"]);
+  assert.deepEqual(listing(dirA), ["0.log", "0.log.20250101-000000.gz", `0.log.${TS}.gz`, "0.log.20260102-030405"]);
   assert.equal(gunzipSync(fs.readFileSync(join(dirA, "0.log.20250101-000000.gz"))).toString(), "older lines\n");
 });
 

@@ -13,7 +13,7 @@ import { PathError } from "../../host/errors.js";
 import { realFs } from "../../host/fs.js";
 import { startHarness, listing, writeFiles, type Harness } from "../support/harness.js";
 
-const TS = "20260102-030405";
+const TS = "20260102-030404"; // the second before the harness's FakeClock: our rotated names stamp it (assembly/rules/names.ts)
 const BIG = "x".repeat(100); // over the harness's 10-byte maxSize
 
 /** A digest of every entry below `dir` (kind, mode, content or link target), never following links. */
