@@ -4,11 +4,17 @@
 // The host copies tag and record NUL-terminated into our memory (through __new/__pin), calls, strdup()s
 // the NUL-terminated JSON we return, then frees its two copies; it never frees what we return, so the
 // result lives in a global buffer reused by the next call. A NULL or "" result, or a trap, drops the
-// record, so this function returns every record unchanged, counts whatever went wrong, and never traps.
-import { RecordFields, RecordStatus, OffsetKind, scanRecord } from "../fluentbit/record";
-import { ProgressTable, ByteSink } from "../fluentbit/progress";
-import { FilterConfig, loadConfig } from "../fluentbit/config";
-import { ERRNO_SUCCESS, firstPreopenDir, replaceFile } from "../fluentbit/files";
+// record. This function returns every record unchanged except two kinds it drops on purpose by returning
+// "": a record this instance already passed once (a file in_tail reads again, assembly/fluentbit/progress.ts)
+// and a heartbeat (the configured tag). Whatever else goes wrong is counted, and the record still passes.
+// It never traps.
+import { RecordFields, RecordStatus, OffsetKind, scanRecord, recordFingerprint } from "./fluentbit-record";
+import { FilterStatus } from "./status";
+import { ByteSink, Restored, RestoreStatus, MAX_PROGRESS_BYTES, restoreProgressFile, writeProgressFile } from "./progress-file";
+import { ERRNO_NOENT, ERRNO_SUCCESS, firstPreopenDir, readSmallFile, replaceFile } from "./wasi";
+import { EMPTY, ProgressTable } from "../fluentbit/progress";
+import { CONFIG_FILE_NAME, FilterConfig, MAX_CONFIG_BYTES, parseConfig } from "../fluentbit/config";
+import { asciiBytes } from "../rules/bytes";
 
 type ptr<T> = usize;
 
@@ -16,6 +22,8 @@ type ptr<T> = usize;
 let output = new ArrayBuffer(4096);
 /** Returned when the host's pointers are unusable: an object is the one output that never drops. */
 const EMPTY_OBJECT: usize = memory.data<u8>([0x7b, 0x7d, 0x00]);
+/** Returned to drop a record (Fluent Bit skips a record whose result is ""). */
+const DROP: usize = memory.data<u8>([0x00]);
 
 let config: FilterConfig | null = null;
 let table: ProgressTable | null = null;
@@ -28,24 +36,62 @@ let recordsTracked: i64 = 0;
 let recordErrors: i64 = 0; // records that are not a JSON object we can scan, or carry a bad offset
 let ioErrors: i64 = 0; // failed progress file writes
 let flushes: i64 = 0;
-let lastStatus: i64 = 0; // the last RecordStatus other than Ok, or 100 + errno of the last failed write
+let duplicatesDropped: i64 = 0;
+let heartbeats: i64 = 0;
+let restoredGenerations: i64 = 0;
+let restoreStatus: RestoreStatus = RestoreStatus.Absent;
+let lastStatus: FilterStatus = FilterStatus.None;
+let lastErrno: i64 = 0;
 
-// Flush throttling, in record time (the sec argument), not wall time: the module has no clock import.
+// Flush throttling, in record time (the sec argument; a heartbeat's is the wall clock), not by a clock of
+// our own: the module has no clock import.
 let pending: i64 = 0; // tracked records since the last flush attempt
 let lastFlushSec: i64 = 0;
 let flushedOnce = false;
 
 /**
- * crl_fluentbit_stats() points here: eleven little-endian i64, rewritten after every filter call.
+ * crl_fluentbit_stats() points here: fifteen little-endian i64, rewritten after every filter call.
  *   0 recordsSeen  8 recordsTracked  16 recordErrors  24 ioErrors  32 configErrors  40 flushes
  *   48 paths  56 evictions  64 lastStatus  72 configReadErrno  80 outputCapacity
+ *   88 duplicatesDropped  96 heartbeats  104 restoredGenerations  112 restoreStatus
  */
-const STATS: usize = memory.data(88, 8);
+const STATS_FIELDS = 15;
+const STATS: usize = memory.data(STATS_FIELDS * 8, 8);
+
+function loadConfig(dir: i32): FilterConfig {
+  const cfg = new FilterConfig();
+  if (dir < 0) return cfg;
+  const r = readSmallFile(dir, asciiBytes(CONFIG_FILE_NAME), MAX_CONFIG_BYTES);
+  cfg.readErrno = r.errno;
+  if (r.errno == ERRNO_NOENT) return cfg;
+  if (r.errno != ERRNO_SUCCESS) {
+    cfg.errors++;
+    return cfg;
+  }
+  parseConfig(cfg, r.data);
+  return cfg;
+}
+
+/** What this filter knew before a restart: the generations in its last progress file. */
+function loadTable(dir: i32, cfg: FilterConfig): ProgressTable {
+  if (dir < 0) return new ProgressTable();
+  const r = readSmallFile(dir, cfg.progressFile, MAX_PROGRESS_BYTES);
+  if (r.errno != ERRNO_SUCCESS) {
+    restoreStatus = r.errno == ERRNO_NOENT ? RestoreStatus.Absent : RestoreStatus.ReadFailed;
+    return new ProgressTable();
+  }
+  const restored: Restored = restoreProgressFile(r.data);
+  restoreStatus = restored.status;
+  if (restored.table == null) return new ProgressTable();
+  restoredGenerations = <i64>restored.generations;
+  return restored.table!;
+}
 
 function setup(): void {
   const dir = firstPreopenDir();
-  config = loadConfig(dir);
-  table = new ProgressTable();
+  const cfg = loadConfig(dir);
+  config = cfg;
+  table = loadTable(dir, cfg);
 }
 
 function inMemory(p: usize, len: i32): bool {
@@ -68,18 +114,18 @@ function echo(p: usize, len: i32): usize {
   return base;
 }
 
-function flush(sec: i64): void {
+function flush(sec: i64, ns: i64): void {
   const cfg = config!;
-  const t = table!;
   pending = 0;
   lastFlushSec = sec;
   flushedOnce = true;
-  t.serialize(sink, recordsSeen, totalErrors(), sec);
+  writeProgressFile(sink, table!, recordsSeen, totalErrors(), ns, duplicatesDropped);
   const err = replaceFile(firstPreopenDir(), cfg.progressFile, cfg.progressTmp, changetype<usize>(sink.buf), <usize>sink.len);
   if (err == ERRNO_SUCCESS) flushes++;
   else {
     ioErrors++;
-    lastStatus = 100 + <i64>err;
+    lastStatus = FilterStatus.WriteFailed;
+    lastErrno = <i64>err;
   }
 }
 
@@ -88,31 +134,56 @@ function totalErrors(): i64 {
   return recordErrors + ioErrors + cfgErrors;
 }
 
-/** Credits the record to its path and flushes when due. */
-function track(record: usize, recordLen: i32, sec: i64): void {
+function recordError(status: FilterStatus): void {
+  recordErrors++;
+  lastStatus = status;
+}
+
+/** Credits the record to its path and flushes when due. Returns true when it is to be dropped as a re-read. */
+function track(record: usize, recordLen: i32, sec: i64, ns: i64): bool {
   const cfg = config!;
   const status = scanRecord(record, recordLen, cfg.pathKey.dataStart, cfg.pathKey.length, cfg.offsetKey.dataStart, cfg.offsetKey.length, fields);
   if (status != RecordStatus.Ok) {
-    recordErrors++;
-    lastStatus = <i64>status;
-    return;
+    recordError(<FilterStatus>status); // 1–5: the same numbers
+    return false;
   }
-  if (fields.offsetKind == OffsetKind.NotInteger || fields.offsetKind == OffsetKind.OutOfRange) {
-    recordErrors++;
-    lastStatus = 10 + <i64>fields.offsetKind;
-    return;
+  if (fields.offsetKind == OffsetKind.NotInteger) {
+    recordError(FilterStatus.OffsetNotInteger);
+    return false;
+  }
+  if (fields.offsetKind == OffsetKind.OutOfRange) {
+    recordError(FilterStatus.OffsetOutOfRange);
+    return false;
   }
   // Records without a path or an offset (other inputs, in_tail without Path_Key/Offset_Key) are
   // passed on and not counted as errors.
-  if (!fields.hasPath || fields.offsetKind != OffsetKind.Valid) return;
-  if (!table!.record(record + <usize>fields.pathStart, fields.pathLen, fields.offset, sec)) {
-    recordErrors++;
-    lastStatus = 20;
-    return;
+  if (!fields.hasPath || fields.offsetKind != OffsetKind.Valid) return false;
+  const t = table!;
+  const slot = t.slotOf(record + <usize>fields.pathStart, fields.pathLen, ns);
+  if (slot == EMPTY) {
+    recordError(FilterStatus.PathTooLong);
+    return false;
   }
+  const fingerprint = t.startsGeneration(slot, fields.offset) ? recordFingerprint(record, recordLen, fields.pathStart, fields.pathLen) : 0;
+  const duplicate = t.record(slot, fields.offset, ns, fingerprint) && cfg.dropDuplicates;
   recordsTracked++;
   pending++;
-  if (!flushedOnce || pending >= cfg.flushRecords || sec - lastFlushSec >= cfg.flushSeconds) flush(sec);
+  if (duplicate) duplicatesDropped++;
+  if (!flushedOnce || pending >= cfg.flushRecords || sec - lastFlushSec >= cfg.flushSeconds) flush(sec, ns);
+  return duplicate;
+}
+
+/** The tag equals the configured heartbeat tag (raw bytes). */
+function isHeartbeat(tag: usize, tagLen: i32): bool {
+  const want = config!.heartbeatTag;
+  if (tagLen != want.length || !inMemory(tag, tagLen)) return false;
+  return memory.compare(tag, want.dataStart, <usize>tagLen) == 0;
+}
+
+/** A heartbeat: write what changed since the last flush once flush_seconds have passed (its sec is now). */
+function heartbeat(sec: i64, ns: i64): void {
+  heartbeats++;
+  if (pending > 0 && sec - lastFlushSec >= config!.flushSeconds) flush(sec, ns);
 }
 
 function writeStats(): void {
@@ -124,30 +195,39 @@ function writeStats(): void {
   store<i64>(STATS, flushes, 40);
   store<i64>(STATS, table == null ? 0 : <i64>table!.paths, 48);
   store<i64>(STATS, table == null ? 0 : table!.evictions, 56);
-  store<i64>(STATS, lastStatus, 64);
+  store<i64>(STATS, lastStatus == FilterStatus.WriteFailed ? <i64>FilterStatus.WriteFailed + lastErrno : <i64>lastStatus, 64);
   store<i64>(STATS, config == null ? 0 : <i64>config!.readErrno, 72);
   store<i64>(STATS, <i64>output.byteLength, 80);
+  store<i64>(STATS, duplicatesDropped, 88);
+  store<i64>(STATS, heartbeats, 96);
+  store<i64>(STATS, restoredGenerations, 104);
+  store<i64>(STATS, <i64>restoreStatus, 112);
 }
 
 export function crl_fluentbit_filter(tag: ptr<u8>, tagLen: i32, sec: u32, nsec: u32, record: ptr<u8>, recordLen: i32): ptr<u8> {
   __collect(); // the minimal runtime never collects by itself: this keeps memory flat
   recordsSeen++;
+  if (config == null) setup();
+  const ns = <i64>sec * 1000000000 + <i64>nsec;
+  if (isHeartbeat(tag, tagLen)) {
+    heartbeat(<i64>sec, ns);
+    writeStats();
+    return DROP;
+  }
   if (recordLen <= 0 || !inMemory(record, recordLen)) {
     // Nothing we could copy back. "{}" keeps the event (its time and metadata stay with the host);
     // NULL or "" would drop it.
-    recordErrors++;
-    lastStatus = recordLen == 0 ? 31 : 30;
+    recordError(recordLen == 0 ? FilterStatus.EmptyRecord : FilterStatus.RecordOutsideMemory);
     writeStats();
     return EMPTY_OBJECT;
   }
-  const out = echo(record, recordLen);
-  if (config == null) setup();
-  track(record, recordLen, <i64>sec);
+  const duplicate = track(record, recordLen, <i64>sec, ns);
+  const out = duplicate ? DROP : echo(record, recordLen);
   writeStats();
   return out;
 }
 
-/** A pointer to the stats block above (eleven i64). For tests and debugging; no side effect. */
+/** A pointer to the stats block above (fifteen i64). For tests and debugging; no side effect. */
 export function crl_fluentbit_stats(): ptr<i64> {
   writeStats();
   return STATS;

@@ -48,3 +48,22 @@ export const MAX_CLAIMS: u32 = 1 << 20;
 export const MAX_PATH_BYTES: u32 = 4096;
 /** A first-bytes fingerprint (the OpenTelemetry collector's default is 1000 bytes). */
 export const MAX_FINGERPRINT_BYTES: u32 = 4096;
+/**
+ * What went wrong last in the Fluent Bit filter (crl_fluentbit_stats' lastStatus; docs/abi.md). Mirrored
+ * as FilterStatus in host/plugin/status.ts. 1–5 are the record scanner's RecordStatus values; a failed
+ * progress write is WriteFailed + the WASI errno.
+ */
+export const enum FilterStatus {
+  None = 0,
+  NotObject = 1,
+  Syntax = 2,
+  Truncated = 3,
+  TooDeep = 4,
+  TrailingBytes = 5,
+  OffsetNotInteger = 12,
+  OffsetOutOfRange = 13,
+  PathTooLong = 20,
+  RecordOutsideMemory = 30,
+  EmptyRecord = 31,
+  WriteFailed = 100,
+}

@@ -1,9 +1,8 @@
 // The filter's configuration. filter_wasm hands a module no configuration at all, so the module reads
 // an optional file, cri-logrotate-filter.conf, from the first preopened directory (Accessible_Paths)
-// at its first call. A missing file means the defaults; a bad line or value keeps that setting's
-// default and counts an error. Nothing here traps.
+// at its first call (assembly/abi/fluentbit.ts reads it; this file parses its text). A missing file means
+// the defaults; a bad line or value keeps that setting's default and counts an error. Nothing here traps.
 import { asciiBytes } from "../rules/bytes";
-import { ERRNO_NOENT, ERRNO_SUCCESS, readSmallFile } from "./files";
 
 export const CONFIG_FILE_NAME = "cri-logrotate-filter.conf";
 /** A config file is a handful of lines; anything larger is refused (an error, defaults kept). */
@@ -23,6 +22,13 @@ export class FilterConfig {
   progressTmp: Uint8Array = asciiBytes("cri-logrotate-progress.tmp");
   flushRecords: i64 = 1000;
   flushSeconds: i64 = 5;
+  /**
+   * Records with this tag wake the filter up and are dropped: a heartbeat input routed through the same
+   * filter makes it write its progress file when no log line arrives (the module has no timer).
+   */
+  heartbeatTag: Uint8Array = asciiBytes("cri-logrotate.heartbeat");
+  /** Drop records this instance already passed once (a file in_tail reads again from its head). */
+  dropDuplicates: bool = true;
   /** Lines or values rejected (each kept its default). */
   errors: i32 = 0;
   /** WASI errno of reading the file: 0 read, 44 (NOENT) absent, anything else an error. */
@@ -55,6 +61,24 @@ function isPlainFileName(v: Uint8Array): bool {
     if (c < 0x20 || c == 0x2f || c == 0x7f) return false;
   }
   return true;
+}
+
+/** A Fluent Bit tag we can compare raw: printable ASCII without spaces. */
+function isPlainTag(v: Uint8Array): bool {
+  const n = v.length;
+  if (n == 0 || n > MAX_KEY_BYTES) return false;
+  for (let i = 0; i < n; i++) {
+    const c = unchecked(v[i]);
+    if (c <= 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** "true"/"on" → 1, "false"/"off" → 0, anything else -1. */
+function parseSwitch(v: Uint8Array): i32 {
+  if (keyIs(v, "true") || keyIs(v, "on")) return 1;
+  if (keyIs(v, "false") || keyIs(v, "off")) return 0;
+  return -1;
 }
 
 /** A decimal integer in [min, max], or -1 when the text is anything else. */
@@ -114,6 +138,13 @@ function applyLine(cfg: FilterConfig, line: Uint8Array): void {
     const v = parseBounded(value, 0, MAX_FLUSH_SECONDS);
     if (v >= 0) cfg.flushSeconds = v;
     else cfg.errors++;
+  } else if (keyIs(key, "heartbeat_tag")) {
+    if (isPlainTag(value)) cfg.heartbeatTag = value.slice();
+    else cfg.errors++;
+  } else if (keyIs(key, "drop_duplicates")) {
+    const v = parseSwitch(value);
+    if (v >= 0) cfg.dropDuplicates = v == 1;
+    else cfg.errors++;
   } else {
     cfg.errors++; // an unknown key is most likely a typo: say so through the counter
   }
@@ -148,19 +179,4 @@ export function parseConfig(cfg: FilterConfig, text: Uint8Array): void {
       cfg.offsetKey = asciiBytes("offset");
     }
   }
-}
-
-/** Loads the config from directory `dir` (-1: no directory, defaults). */
-export function loadConfig(dir: i32): FilterConfig {
-  const cfg = new FilterConfig();
-  if (dir < 0) return cfg;
-  const r = readSmallFile(dir, asciiBytes(CONFIG_FILE_NAME), MAX_CONFIG_BYTES);
-  cfg.readErrno = r.errno;
-  if (r.errno == ERRNO_NOENT) return cfg;
-  if (r.errno != ERRNO_SUCCESS) {
-    cfg.errors++;
-    return cfg;
-  }
-  parseConfig(cfg, r.data);
-  return cfg;
 }

@@ -223,3 +223,20 @@ function stemTaken(logName: Name, names: Name[], stem: Name): bool {
   }
   return false;
 }
+
+/**
+ * The length of the live log name a rotated name was made from, when the live name is not known: `name`
+ * is `<live>.<STAMP>[_<COUNTER>]` (the grammar at the top, without an extension: a `.gz` or `.tmp` twin is
+ * not a file a shipper follows), `<live>` not empty; else -1. The Fluent Bit filter uses it to find where
+ * a rotated file was read before in_tail noticed the rename.
+ */
+export function liveNameLength(name: Name): i32 {
+  let end = name.length;
+  if (end >= 1 + COUNTER_DIGITS && unchecked(name[end - 1 - COUNTER_DIGITS]) == 0x5f && digitsAt(name, end - COUNTER_DIGITS, COUNTER_DIGITS)) {
+    end -= 1 + COUNTER_DIGITS;
+  }
+  const s = end - STAMP_LENGTH; // the stamp's first digit
+  if (s < 2 || unchecked(name[s - 1]) != 0x2e) return -1;
+  if (!digitsAt(name, s, 8) || unchecked(name[s + 8]) != 0x2d || !digitsAt(name, s + 9, 6)) return -1;
+  return s - 1;
+}

@@ -44,3 +44,31 @@ export const MAGIC_CREDIT = 0x434c5243; // "CRLC"
 /** Limits of crl_credit_progress (assembly/abi/status.ts). */
 export const MAX_PATH_BYTES = 4096;
 export const MAX_FINGERPRINT_BYTES = 4096;
+
+/**
+ * The Fluent Bit filter's lastStatus (crl_fluentbit_stats; mirrors FilterStatus in assembly/abi/status.ts).
+ * A failed progress write is WRITE_FAILED + the WASI errno.
+ */
+export const FilterStatus = {
+  NONE: 0,
+  NOT_OBJECT: 1,
+  SYNTAX: 2,
+  TRUNCATED: 3,
+  TOO_DEEP: 4,
+  TRAILING_BYTES: 5,
+  OFFSET_NOT_INTEGER: 12,
+  OFFSET_OUT_OF_RANGE: 13,
+  PATH_TOO_LONG: 20,
+  RECORD_OUTSIDE_MEMORY: 30,
+  EMPTY_RECORD: 31,
+  WRITE_FAILED: 100,
+} as const;
+
+/** Why the filter did not read its last progress file back at start-up (mirrors RestoreStatus in assembly/abi/progress-file.ts). */
+export const RestoreStatus = {
+  RESTORED: 0,
+  ABSENT: 1,
+  OTHER_FORMAT: 2,
+  CORRUPT: 3,
+  READ_FAILED: 4,
+} as const;

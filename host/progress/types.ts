@@ -54,32 +54,3 @@ export const emptyReport = (): ProgressReport => ({ claims: [], errors: [] });
 
 export { ProgressSourceError } from "../errors.js";
 import type { ProgressSourceError } from "../errors.js";
-
-// --- the Fluent Bit filter's progress file (host/progress/filter-file.ts parses it)
-
-/**
- * One generation the filter saw under a path. A generation ends when an offset fails to move forward,
- * which is what a new file at the same path looks like (progress.ts in assembly/fluentbit explains why).
- */
-export interface FilterGeneration {
-  /** Monotonic per path: 0 for the first generation ever seen, 1 for the next... (only the last 4 are kept). */
-  index: number;
-  /** Line-start offset of the generation's first record. */
-  firstOffset: number;
-  /** Highest line-start offset seen: the line starting there has been read, bytes after it maybe not. */
-  maxOffset: number;
-  records: number;
-  /** Record times (unix seconds, the log line's own timestamp as Fluent Bit parsed it). */
-  firstSec: number;
-  lastSec: number;
-}
-
-/** The filter's report: path (decoded from the JSON string the records carried) → generations, oldest first. */
-export interface FilterProgress {
-  file: string;
-  recordsSeen: number;
-  errors: number;
-  /** Record time of the flush that wrote the file. */
-  sec: number;
-  paths: Map<string, FilterGeneration[]>;
-}

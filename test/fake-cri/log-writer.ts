@@ -13,6 +13,11 @@ export interface WriterOptions {
   intervalMs: number;
   /** Pad each line (newline included) to this many bytes; the content still starts with the line number. */
   lineBytes?: number;
+  /**
+   * The content of line n (what follows `<time> stdout F `, without the newline), as bytes: for lines that
+   * are not plain padded text (very long lines, invalid UTF-8). Overrides lineBytes.
+   */
+  body?: (n: number) => Buffer;
 }
 
 const OPEN_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND;
@@ -29,6 +34,11 @@ export function criLine(n: number, lineBytes?: number): string {
   const prefix = `${rfc3339Nano()} stdout F ${n}`;
   if (lineBytes === undefined || prefix.length + 1 >= lineBytes) return prefix + "\n";
   return prefix + " " + "x".repeat(lineBytes - prefix.length - 2) + "\n";
+}
+
+/** A CRI line around raw content bytes (any byte but '\n'). */
+export function criLineBytes(body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${rfc3339Nano()} stdout F `), body, Buffer.from("\n")]);
 }
 
 export class LogWriter {
@@ -60,9 +70,16 @@ export class LogWriter {
   /** Appends `lines` (default linesPerTick) numbered lines to the current fd. */
   tick(lines = this.options.linesPerTick): void {
     if (this.stopped) return;
-    let chunk = "";
-    for (let i = 0; i < lines; i++) chunk += criLine(this.written + i, this.options.lineBytes);
-    fs.writeSync(this.fd, chunk);
+    const body = this.options.body;
+    if (body) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < lines; i++) parts.push(criLineBytes(body(this.written + i)));
+      fs.writeSync(this.fd, Buffer.concat(parts));
+    } else {
+      let chunk = "";
+      for (let i = 0; i < lines; i++) chunk += criLine(this.written + i, this.options.lineBytes);
+      fs.writeSync(this.fd, chunk);
+    }
     this.written += lines;
   }
 

@@ -80,11 +80,12 @@ test("examples/cri-logrotate/config.yaml is a valid shipper-aware config", () =>
 test("the Fluent Bit configs, the filter's config and the shim's config agree", () => {
   const shim = loadShimConfig(read("cri-logrotate/config.yaml"));
   const filterConf = parseFilterConf(read("fluent-bit/cri-logrotate-filter.conf"));
-  assert.deepEqual(Object.keys(filterConf).sort(), ["flush_records", "flush_seconds", "offset_key", "path_key", "progress_file"]);
+  assert.deepEqual(Object.keys(filterConf).sort(), ["drop_duplicates", "flush_records", "flush_seconds", "heartbeat_tag", "offset_key", "path_key", "progress_file"]);
 
   const classic = parseClassic(read("fluent-bit/fluent-bit.conf"));
   const yaml = parse(read("fluent-bit/fluent-bit.yaml"));
   const tails = [classic.find((s) => s.section === "INPUT")!.props, yaml.pipeline.inputs[0]];
+  const heartbeats = [classic.find((s) => s.section === "INPUT" && s.props.name === "dummy")!.props, yaml.pipeline.inputs.find((i: { name: string }) => i.name === "dummy")];
   const wasms = [classic.find((s) => s.section === "FILTER" && s.props.name === "wasm")!.props, yaml.pipeline.filters.find((f: { name: string }) => f.name === "wasm")];
   for (const [i, tail] of tails.entries()) {
     const which = i === 0 ? "fluent-bit.conf" : "fluent-bit.yaml";
@@ -96,8 +97,15 @@ test("the Fluent Bit configs, the filter's config and the shim's config agree", 
     assert.equal(tail.offset_key, filterConf.offset_key, which);
     assert.equal(tail.db, shim.progress.inTailDb, which);
     assert.match(String(tail.read_from_head), /^(On|true)$/, which);
-    assert.ok(Number(tail.rotate_wait) > 0 && Number(tail.refresh_interval) > 0, which);
+    assert.ok(Number(tail.refresh_interval) > 0, which);
+    // in_tail forgets a rotated file Rotate_Wait after noticing the rotation and reads it again from the
+    // head: it must outlast the longest the shim holds a file.
+    assert.ok(Number(tail.rotate_wait) > shim.progress.holdTimeoutSeconds!, `${which}: rotate_wait ${tail.rotate_wait} <= holdTimeout ${shim.progress.holdTimeoutSeconds}`);
     const wasm = wasms[i];
+    // One filter instance sees both the logs (the tail input's tags) and the heartbeat, which it drops.
+    assert.equal(heartbeats[i].tag, filterConf.heartbeat_tag, which);
+    const match = new RegExp(String(wasm.match_regex));
+    assert.ok(match.test("kube.var.log.pods.ns_pod_uid.app.0.log") && match.test(filterConf.heartbeat_tag!), `${which}: ${wasm.match_regex}`);
     assert.equal(wasm.function_name, FILTER_EXPORT, which);
     assert.equal(wasm.event_format, "json", which);
     assert.ok(wasm.wasm_heap_size, which);
@@ -120,6 +128,8 @@ test("the DaemonSet carries the same configs and mounts what each container need
   // The embedded shim config is the example file's settings and loads.
   assert.deepEqual(loadShimConfig(shimCm.data["config.yaml"]), loadShimConfig(read("cri-logrotate/config.yaml")));
   assert.deepEqual(parse(fbCm.data["fluent-bit.yaml"]).pipeline.inputs, parse(read("fluent-bit/fluent-bit.yaml")).pipeline.inputs);
+  const wasmOf = (pipeline: { filters: { name: string }[] }) => pipeline.filters.find((f) => f.name === "wasm");
+  assert.deepEqual(wasmOf(parse(fbCm.data["fluent-bit.yaml"]).pipeline), wasmOf(parse(read("fluent-bit/fluent-bit.yaml")).pipeline));
   assert.deepEqual(parseFilterConf(fbCm.data["cri-logrotate-filter.conf"]), parseFilterConf(read("fluent-bit/cri-logrotate-filter.conf")));
 
   const spec = ds.spec.template.spec;

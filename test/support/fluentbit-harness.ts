@@ -12,6 +12,9 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { WASI } from "node:wasi";
 import { repoFile } from "./repo.js";
+import { decodeFilterStats, type FilterStats } from "../../host/plugin/fluentbit-stats.js";
+
+export type { FilterStats } from "../../host/plugin/fluentbit-stats.js";
 
 export const FILTER_EXPORT = "crl_fluentbit_filter";
 
@@ -25,31 +28,13 @@ interface FilterExports {
   crl_fluentbit_stats(): number;
 }
 
-/** The module's counters (docs/abi.md, "crl_fluentbit_stats"). */
-export interface FilterStats {
-  recordsSeen: number;
-  recordsTracked: number;
-  recordErrors: number;
-  ioErrors: number;
-  configErrors: number;
-  flushes: number;
-  paths: number;
-  evictions: number;
-  lastStatus: number;
-  configReadErrno: number;
-  outputCapacity: number;
-}
-
-const STATS_FIELDS: (keyof FilterStats)[] = [
-  "recordsSeen", "recordsTracked", "recordErrors", "ioErrors", "configErrors", "flushes",
-  "paths", "evictions", "lastStatus", "configReadErrno", "outputCapacity",
-];
-
 export interface FluentBitFilter {
   /** One record through the filter, as Fluent Bit's json mode would; returns what Fluent Bit keeps. */
   filter(tag: string, sec: number, nsec: number, recordJson: string): string;
   /** The same with raw bytes (non-UTF-8 input, byte-exact comparisons). */
   filterBytes(tag: string, sec: number, nsec: number, record: Uint8Array): Buffer;
+  /** What Fluent Bit keeps, or null when it would drop the record (a "" result). */
+  filterOrDrop(tag: string, sec: number, nsec: number, record: string | Uint8Array): Buffer | null;
   memoryPages(): number;
   stats(): FilterStats;
 }
@@ -116,14 +101,16 @@ export function loadFluentBitFilter(opts: { wasmPath?: string; progressDir: stri
   return {
     filter: (tag, sec, nsec, recordJson) => call(tag, sec, nsec, Buffer.from(recordJson, "utf8")).toString("utf8"),
     filterBytes: (tag, sec, nsec, record) => call(tag, sec, nsec, record),
-    memoryPages: () => ex.memory.buffer.byteLength / 65536,
-    stats: () => {
-      const ptr = ex.crl_fluentbit_stats() >>> 0;
-      const view = new DataView(ex.memory.buffer, ptr, STATS_FIELDS.length * 8);
-      const out = {} as FilterStats;
-      STATS_FIELDS.forEach((name, i) => (out[name] = Number(view.getBigInt64(i * 8, true))));
-      return out;
+    filterOrDrop: (tag, sec, nsec, record) => {
+      try {
+        return call(tag, sec, nsec, typeof record === "string" ? Buffer.from(record, "utf8") : record);
+      } catch (err) {
+        if (err instanceof FilterDroppedError) return null;
+        throw err;
+      }
     },
+    memoryPages: () => ex.memory.buffer.byteLength / 65536,
+    stats: () => decodeFilterStats(ex.memory.buffer, ex.crl_fluentbit_stats() >>> 0),
   };
 }
 

@@ -376,7 +376,9 @@ export class SlowReader {
       const ms = Date.parse(time);
       const sec = Math.floor(ms / 1000);
       const nsec = Number((/\.(\d{1,9})/.exec(time)?.[1] ?? "0").padEnd(9, "0"));
-      this.o.filter.filter(this.o.tag ?? "kube.var.log.pods", sec, nsec, inTailRecord({ path: f.path, offset, log, stream, time }));
+      // A record the filter drops (it passed that line before: a re-read) never reaches the output.
+      const kept = this.o.filter.filterOrDrop(this.o.tag ?? "kube.var.log.pods", sec, nsec, inTailRecord({ path: f.path, offset, log, stream, time }));
+      if (kept === null) return;
     }
     s.records++;
     const n = Number.parseInt(log, 10);

@@ -1,4 +1,5 @@
-// A scanner over one Fluent Bit record given as JSON bytes in linear memory. It finds two top-level
+// Fluent Bit's side of the filter ABI: the record it hands the filter (JSON bytes in linear memory).
+// A scanner over one such record. It finds two top-level
 // values and nothing else: the string under the path key (kept as its raw, still-escaped JSON bytes,
 // quotes included: the host decodes it, the module never turns it into text) and the integer under the
 // offset key. It allocates nothing, reads every byte through a bounds check against [ptr, ptr+len),
@@ -366,4 +367,23 @@ export function scanRecord(ptr: usize, len: i32, pathKey: usize, pathKeyLen: i32
     out.offsetKind = OffsetKind.Missing;
   }
   return out.status;
+}
+
+/**
+ * A fingerprint of a record for telling a re-read of the same line from a new one: FNV-1a (64 bit) over
+ * the record's bytes without [skipStart, skipStart+skipLen) (the path value, which differs when in_tail
+ * re-reads a file under its rotated name). The offset, the time string and the content all count.
+ */
+export function recordFingerprint(ptr: usize, len: i32, skipStart: i32, skipLen: i32): i64 {
+  let h: u64 = 0xcbf29ce484222325;
+  const skipEnd = skipStart + skipLen;
+  for (let i = 0; i < len; i++) {
+    if (i == skipStart && skipLen > 0) {
+      i = skipEnd - 1;
+      continue;
+    }
+    h ^= <u64>load<u8>(ptr + <usize>i);
+    h *= 0x100000001b3;
+  }
+  return <i64>h;
 }

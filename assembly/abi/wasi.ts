@@ -1,6 +1,7 @@
-// The filter's only effects: reading its config file and replacing its progress file, both inside the
-// first WASI preopened directory (Fluent Bit's Accessible_Paths). Only wasi_snapshot_preview1 calls;
-// every failure is an errno returned to the caller, never a trap.
+// Every host import of the module, declared once: the WASI preview1 file calls the Fluent Bit face uses
+// to read its config file and its last progress file and to replace the progress file, all inside the
+// first preopened directory (Fluent Bit's Accessible_Paths). (The shim's abort adds fd_write/proc_exit.)
+// Every failure is an errno returned to the caller, never a trap.
 import {
   fd_close,
   fd_prestat_get,
@@ -55,7 +56,10 @@ export class ReadResult {
   data: Uint8Array = new Uint8Array(0);
 }
 
-/** Reads the whole file `name` in directory `dir`, refusing files longer than maxLen bytes. */
+/**
+ * Reads the whole file `name` in directory `dir`, refusing files longer than maxLen bytes. The buffer
+ * starts small and doubles, so a large limit costs nothing for a small file.
+ */
 export function readSmallFile(dir: i32, name: Uint8Array, maxLen: i32): ReadResult {
   const r = new ReadResult();
   if (dir < 0) {
@@ -68,11 +72,18 @@ export function readSmallFile(dir: i32, name: Uint8Array, maxLen: i32): ReadResu
     return r;
   }
   const fd = load<u32>(SCRATCH + 12);
-  const buf = new Uint8Array(maxLen + 1);
+  let buf = new Uint8Array(maxLen < 4096 ? maxLen + 1 : 4096);
   let used: i32 = 0;
   while (used <= maxLen) {
+    if (used == buf.length) {
+      let cap = buf.length * 2;
+      if (cap > maxLen + 1) cap = maxLen + 1;
+      const grown = new Uint8Array(cap);
+      grown.set(buf, 0);
+      buf = grown;
+    }
     store<usize>(SCRATCH, buf.dataStart + <usize>used);
-    store<usize>(SCRATCH + 4, <usize>(maxLen + 1 - used));
+    store<usize>(SCRATCH + 4, <usize>(buf.length - used));
     err = fd_read(fd, SCRATCH, 1, SCRATCH + 8);
     if (err != ERRNO_SUCCESS) break;
     const n = <i32>load<u32>(SCRATCH + 8);
