@@ -1,7 +1,10 @@
 // Which containers there are and where their logs live. The runtime is asked for the list on every pass
 // (one ListContainers), and for a container's log path once (ContainerStatus): it never changes while the
-// container exists. A path is checked before it is trusted (host/paths.ts); a directory that does not
-// exist yet keeps its place and is looked at with an lstat, not another ContainerStatus, until it does.
+// container exists. Only running containers are rotated, but every listed container's path is learned:
+// an exited container's live log (`kubectl logs --previous` reads it) may be named like a neighbour's
+// rotated file, and must never be taken as one. A path is checked before it is trusted (host/paths.ts); a
+// directory that does not exist yet keeps its place and is looked at with an lstat, not another
+// ContainerStatus, until it does.
 import type { Cri, ContainerSummary } from "../cri/types.js";
 import { PathError } from "../errors.js";
 import type { Fs } from "../fs.js";
@@ -26,8 +29,14 @@ interface Known {
   name: string;
   running: boolean;
   location?: LogLocation;
-  /** The path is refused for good (logged once). */
+  /** The path is refused for good (logged once, when the container runs). */
   refused?: string;
+  /** The path as the runtime gave it, for the refusal's log line. */
+  refusedPath?: Buffer;
+  /** The refusal was logged and returned (a container learned before it ran is refused when it runs). */
+  refusalReported?: boolean;
+  /** The directory chain was checked and is there (a container learned before it ran is checked when it runs). */
+  dirChecked?: boolean;
   /** The directory does not exist (yet): checked with lstat each pass, warned about rate-limited. */
   missing?: { warnedAtMs: number };
 }
@@ -60,7 +69,7 @@ export class Discovery {
   /** Containers whose log path is known (the containers-watched gauge). */
   get size(): number {
     let n = 0;
-    for (const k of this.known.values()) if (k.running && k.location && !k.missing) n++;
+    for (const k of this.known.values()) if (k.running && k.location && k.dirChecked && !k.missing) n++;
     return n;
   }
 
@@ -103,15 +112,24 @@ export class Discovery {
     }
     for (const id of [...this.known.keys()]) if (!seen.has(id)) this.known.delete(id);
 
-    // ContainerStatus for running containers only, as the kubelet does. Containers that stop keep the path
-    // learned while they ran: their log's name stays another container's, never ours.
-    await runPool(fresh.filter((c) => c.state === "CONTAINER_RUNNING"), STATUS_CONCURRENCY, async (c) => {
+    // ContainerStatus once for every container listed, not only the running ones as the kubelet asks: the
+    // kubelet never meets two containers whose log names are prefixes of each other, we may (the CRI lets a
+    // client choose any log_path), and an exited container's log keeps its name until it is removed.
+    await runPool(fresh, STATUS_CONCURRENCY, async (c) => {
       const error = await this.learn(c, signal);
-      if (error) failures.push({ id: c.id, error });
+      if (error && c.state === "CONTAINER_RUNNING") failures.push({ id: c.id, error });
     });
-    // Directories that were missing: an lstat each pass, never another ContainerStatus.
+    const learnedNow = new Set(fresh.map((c) => c.id));
     for (const [id, k] of this.known) {
-      if (!k.missing || !k.location || !k.running) continue;
+      if (!k.running || learnedNow.has(id)) continue;
+      if (k.refused) {
+        // Learned before it ran: refused now that it runs, once.
+        if (!k.refusalReported) failures.push({ id, error: this.reportRefusal(id, k) });
+        continue;
+      }
+      // Directories that were missing (an lstat each pass, never another ContainerStatus), and those of
+      // containers learned before they ran.
+      if (!k.location || (k.dirChecked && !k.missing)) continue;
       const error = await this.checkDirectory(id, k, k.location);
       if (error) failures.push({ id, error });
     }
@@ -120,7 +138,7 @@ export class Discovery {
     const running: Container[] = [];
     for (const c of listed) {
       const k = this.known.get(c.id);
-      if (k && k.running && k.location && !k.missing && !k.refused) running.push({ id: c.id, name: k.name, running: true, location: k.location });
+      if (k && k.running && k.location && k.dirChecked && !k.missing && !k.refused) running.push({ id: c.id, name: k.name, running: true, location: k.location });
     }
     return { running, failures, starting };
   }
@@ -128,28 +146,32 @@ export class Discovery {
   /** ContainerStatus for a container seen for the first time; its failure is returned (not cached: asked again). */
   private async learn(c: ContainerSummary, signal?: AbortSignal): Promise<Error | undefined> {
     const { cri, logger, observer, logRoot } = this.o;
+    const running = c.state === "CONTAINER_RUNNING";
     let logPath: Buffer;
     try {
       logPath = (await cri.containerStatus(c.id, { signal })).logPath;
     } catch (err) {
-      observer.error("status");
-      logger.error("failed to get container status", { containerId: c.id, err });
+      // Not running: nothing of it is rotated, so it fails nothing (often it was just removed).
+      if (!running) logger.debug("failed to get the status of a container that is not running; asked again next pass", { containerId: c.id, err });
+      else {
+        observer.error("status");
+        logger.error("failed to get container status", { containerId: c.id, err });
+      }
       return err as Error;
     }
-    const k: Known = { name: c.name, running: c.state === "CONTAINER_RUNNING" };
+    const k: Known = { name: c.name, running };
     try {
       k.location = checkLogPath(logPath, logRoot);
     } catch (err) {
-      // Refused for good: logged once, never asked again while the container exists.
+      // Refused for good: logged once (when it runs), never asked again while the container exists.
       k.refused = (err as Error).message;
+      k.refusedPath = logPath;
       this.known.set(c.id, k);
-      if (k.running) {
-        observer.error("path");
-        logger.warn("refusing container log path", { containerId: c.id, path: logPath, reason: k.refused });
-      }
-      return k.running ? (err as Error) : undefined;
+      return k.running ? this.reportRefusal(c.id, k, err as Error) : undefined;
     }
     this.known.set(c.id, k);
+    // Its directory is checked when it runs (the loop in refresh).
+    if (!k.running) return undefined;
     const error = await this.checkDirectory(c.id, k, k.location);
     // An I/O error (EACCES, EIO) is not cached: the container is learned again next pass.
     if (error && !k.refused) this.known.delete(c.id);
@@ -162,6 +184,7 @@ export class Discovery {
     try {
       await checkNoSymlinks(fs, location.dir, logRoot);
       k.missing = undefined;
+      k.dirChecked = true;
       return undefined;
     } catch (err) {
       if (err instanceof PathError && err.transient) {
@@ -175,15 +198,22 @@ export class Discovery {
       }
       if (err instanceof PathError) {
         k.refused = err.message;
-        observer.error("path");
-        logger.warn("refusing container log path", { containerId: id, path: location.logPath, reason: err.message });
-        return err;
+        k.refusedPath = location.logPath;
+        return this.reportRefusal(id, k, err);
       }
       // An I/O error (EACCES, EIO) is about this container only: checked again next pass.
       observer.error("stat");
       logger.error("failed to check container log path", { containerId: id, path: location.logPath, err });
       return err as Error;
     }
+  }
+
+  /** Logs and counts a running container's refused path; the error to return as its failure. */
+  private reportRefusal(id: string, k: Known, err?: Error): Error {
+    k.refusalReported = true;
+    this.o.observer.error("path");
+    this.o.logger.warn("refusing container log path", { containerId: id, path: k.refusedPath, reason: k.refused });
+    return err ?? new PathError("PATH_UNSAFE", k.refused!);
   }
 
   /** The live log names of every known container in `dir` but `exceptId`: names that are never ours. */
