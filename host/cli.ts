@@ -126,7 +126,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   io.onShim?.(shim);
   // SIGTERM during a one-off command: the CRI reads in flight are given up and no new container is
-  // started on; a rotation already under way (rename, reopen) still finishes.
+  // started on; a rotation already under way (rename, reopen) still finishes. clean removes nothing
+  // before its reads are done.
   const interrupted = new AbortController();
   void io.stopSignal?.then(() => interrupted.abort());
   const signal = interrupted.signal;
@@ -160,7 +161,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return signal.aborted ? 1 : 0;
       }
       case "clean": {
-        const { removed, skipped } = await shim.manager.clean(positionals[0]!);
+        const { removed, skipped } = await shim.manager.clean(positionals[0]!, signal);
         if (json) io.stdout.write(JSON.stringify({ removed: removed.map((p) => p.toString("utf8")), skipped: skipped.map((p) => p.toString("utf8")) }) + "\n");
         else {
           for (const p of removed) io.stdout.write(`removed ${showPath(p)}\n`);
@@ -169,7 +170,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case "logs": {
-        const logs = await shim.manager.getAllLogs(positionals[0]!);
+        const logs = await shim.manager.getAllLogs(positionals[0]!, signal);
         if (json) io.stdout.write(JSON.stringify(logs.map((p) => p.toString("utf8"))) + "\n");
         else for (const p of logs) io.stdout.write(Buffer.concat([p, Buffer.from("\n")]));
         return 0;
@@ -177,7 +178,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     return 2;
   } catch (err) {
-    io.stderr.write(`cri-logrotate ${command}: ${(err as Error).message}\n`);
+    if (signal.aborted) io.stderr.write(`cri-logrotate ${command}: stopped by a signal before it was done (${(err as Error).message})\n`);
+    else io.stderr.write(`cri-logrotate ${command}: ${(err as Error).message}\n`);
     return 1;
   } finally {
     await shim.manager.stop();

@@ -151,7 +151,9 @@ export class Discovery {
     try {
       logPath = (await cri.containerStatus(c.id, { signal })).logPath;
     } catch (err) {
-      // Not running: nothing of it is rotated, so it fails nothing (often it was just removed).
+      // Given up because we are stopping: nothing to report. Not running: nothing of it is rotated, so it
+      // fails nothing (often it was just removed).
+      if (signal?.aborted) return err as Error;
       if (!running) logger.debug("failed to get the status of a container that is not running; asked again next pass", { containerId: c.id, err });
       else {
         observer.error("status");
@@ -226,10 +228,10 @@ export class Discovery {
   }
 
   /** The location the runtime gave for `id`, asking for it when not known yet (clean, logs). */
-  async locate(id: string): Promise<LogLocation> {
+  async locate(id: string, signal?: AbortSignal): Promise<LogLocation> {
     const k = this.known.get(id);
     if (k?.location && !k.refused) return k.location;
-    const status = await this.o.cri.containerStatus(id);
+    const status = await this.o.cri.containerStatus(id, { signal });
     return checkLogPath(status.logPath, this.o.logRoot);
   }
 }

@@ -141,8 +141,10 @@ export class LogManager {
   private async passLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const nextPassAt = this.o.clock.now() + this.o.intervalMs;
-      // The daemon does not wait for the pass's compressions: they run in the background.
-      await this.guard(this.runOnce({ waitForCompression: false }));
+      // The daemon does not wait for the pass's compressions: they run in the background. Stopping gives up
+      // the CRI reads in flight (a hung runtime must not hold SIGTERM until its deadline); a rotation under
+      // way still finishes.
+      await this.guard(this.runOnce({ waitForCompression: false, signal }));
       for (let wait = nextPassAt - this.o.clock.now(); wait > 0 && !signal.aborted; wait = nextPassAt - this.o.clock.now()) {
         await this.o.clock.sleep(Math.min(wait, MAX_SLEEP_MS), signal);
       }
@@ -226,7 +228,8 @@ export class LogManager {
       report.failures.push(...discovered.failures);
     } catch (err) {
       report.failures.push({ id: "", error: err as Error });
-      logger.error("failed to list containers", { err });
+      // Given up because we are stopping: not the runtime's failure.
+      if (!signal?.aborted) logger.error("failed to list containers", { err });
       return null;
     }
     this.containers = new Map(running.map((c) => [c.id, c]));
@@ -450,14 +453,14 @@ export class LogManager {
   // ---- one-off commands ---------------------------------------------------------------------------
 
   /** clean and logs need every container's log name (never ours: another's); learn them once. */
-  private async ensureDiscovered(): Promise<void> {
+  private async ensureDiscovered(signal?: AbortSignal): Promise<void> {
     if (this.discovery.refreshed) return;
-    await this.discovery.refresh();
+    await this.discovery.refresh(signal);
   }
 
-  private async locate(containerId: string): Promise<LogLocation> {
-    await this.ensureDiscovered();
-    const location = await this.discovery.locate(containerId);
+  private async locate(containerId: string, signal?: AbortSignal): Promise<LogLocation> {
+    await this.ensureDiscovered(signal);
+    const location = await this.discovery.locate(containerId, signal);
     await checkNoSymlinks(this.o.fs, location.dir, this.o.logRoot);
     return location;
   }
@@ -466,10 +469,11 @@ export class LogManager {
    * Removes every log of a container — live, rotated, `.gz`, `.tmp` (the kubelet's Clean, `<log>*`), but
    * never another container's file whose name merely starts like ours — in any state. Refuses an empty or
    * out-of-root path; only regular files are removed. Returns what was removed and what was skipped.
+   * `signal` gives up the CRI reads (nothing is removed before they are done).
    */
-  async clean(containerId: string): Promise<{ removed: Buffer[]; skipped: Buffer[] }> {
+  async clean(containerId: string, signal?: AbortSignal): Promise<{ removed: Buffer[]; skipped: Buffer[] }> {
     return this.lock.run(containerId, async () => {
-      const location = await this.locate(containerId);
+      const location = await this.locate(containerId, signal);
       // Our own compressions there stop first, so that the listing below is what stays on disk.
       await this.compressor.cancelDir(location.dir);
       const entries = await this.directoryEntries(location, containerId);
@@ -491,13 +495,13 @@ export class LogManager {
   }
 
   /** The kubelet's GetAllLogs: in-use rotated files oldest first, the live log last. */
-  async getAllLogs(containerId: string): Promise<Buffer[]> {
-    const location = await this.locate(containerId);
+  async getAllLogs(containerId: string, signal?: AbortSignal): Promise<Buffer[]> {
+    const location = await this.locate(containerId, signal);
     const entries = await this.directoryEntries(location, containerId);
     return this.o.plugin.listLogs(location.logName, entries).map((n) => joinPath(location.dir, n));
   }
 
-  /** Every entry of the container's directory, other running containers' live logs marked FOREIGN. */
+  /** Every entry of the container's directory, other containers' live logs marked FOREIGN. */
   private async directoryEntries(location: LogLocation, containerId: string): Promise<FileEntry[]> {
     const foreign = this.discovery.foreignNames(location.dir, containerId);
     return toFileEntries(await this.o.fs.listDir(location.dir)).map((e) => ({ ...e, foreign: foreign.some((n) => n.equals(e.name)) }));
