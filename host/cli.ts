@@ -4,7 +4,7 @@ import { DEFAULTS, loadConfig, type Config } from "./config/index.js";
 import { ConfigError } from "./errors.js";
 import { createShim, type Shim } from "./daemon.js";
 import { acquireLock, type Lock } from "./lock.js";
-import { createLogger, type Logger } from "./log.js";
+import { bytesAsText, createLogger, type Logger } from "./log.js";
 import { createMetrics, currentValue } from "./metrics.js";
 import { startMetricsServer } from "./metrics-server.js";
 import { packageVersion } from "./assets.js";
@@ -162,7 +162,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case "clean": {
         const { removed, skipped } = await shim.manager.clean(positionals[0]!, signal);
-        if (json) io.stdout.write(JSON.stringify({ removed: removed.map((p) => p.toString("utf8")), skipped: skipped.map((p) => p.toString("utf8")) }) + "\n");
+        if (json) io.stdout.write(JSON.stringify({ removed: removed.map(bytesAsText), skipped: skipped.map(bytesAsText) }) + "\n");
         else {
           for (const p of removed) io.stdout.write(`removed ${showPath(p)}\n`);
           for (const p of skipped) io.stdout.write(`skipped ${showPath(p)} (not a regular file)\n`);
@@ -171,7 +171,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case "logs": {
         const logs = await shim.manager.getAllLogs(positionals[0]!, signal);
-        if (json) io.stdout.write(JSON.stringify(logs.map((p) => p.toString("utf8"))) + "\n");
+        if (json) io.stdout.write(JSON.stringify(logs.map(bytesAsText)) + "\n");
         else for (const p of logs) io.stdout.write(Buffer.concat([p, Buffer.from("\n")]));
         return 0;
       }
@@ -217,14 +217,16 @@ async function runDaemon(shim: Shim, config: Config, logger: Logger, io: Io): Pr
   }
 }
 
+// JSON has no raw bytes: paths and names are text when they are UTF-8, else written with \xNN for each byte
+// of the parts that are not (as in the log lines) — never decoded to U+FFFD, which would name another file.
 function planJson(plans: PlannedContainer[]) {
   return plans
     .filter((p) => p.actions.length > 0)
     .map((p) => ({
       containerId: p.id,
       name: p.name,
-      logPath: p.location.logPath,
-      actions: p.actions.map((a) => ({ kind: a.kind, reason: a.reason, file: a.name.toString("utf8"), unreadBytes: a.unreadBytes, detail: a.detail })),
+      logPath: bytesAsText(p.location.logPath),
+      actions: p.actions.map((a) => ({ kind: a.kind, reason: a.reason, file: bytesAsText(a.name), unreadBytes: a.unreadBytes, detail: a.detail })),
     }));
 }
 
