@@ -8,7 +8,7 @@ import { ExecError, PathError } from "../errors.js";
 import type { Executor, Outcome, Target } from "../executor.js";
 import { joinPath, type Fs } from "../fs.js";
 import type { Logger } from "../log.js";
-import { checkNoSymlinks } from "../paths.js";
+import { checkNoSymlinks, showPath } from "../paths.js";
 import type { Action, ContainerSnapshot, Plugin, Policy } from "../plugin/types.js";
 import type { Compressor } from "./compressor.js";
 import type { DigestCache } from "./digests.js";
@@ -92,6 +92,14 @@ export class Worker {
             replan = true;
             continue;
           }
+          if (a.kind === "report") {
+            // A live log that is not a regular file (a FIFO, a directory) cannot be rotated: the container is
+            // refused, a failure of the pass that first reports it (once exits 1), as a refused log path is.
+            if (this.reportOnce(target, a, log) && a.reason === "live-not-regular") {
+              report.failures.push({ id: p.id, error: new PathError("PATH_UNSAFE", `${showPath(c.location.logPath)}: ${a.detail}`) });
+            }
+            continue;
+          }
           const o = await this.step(target, a, snapshot, removed, log);
           if (o?.kind === "remove") removed.push(a.name);
           if (o) this.emit(o, c, report, log);
@@ -140,23 +148,23 @@ export class Worker {
         return undefined;
       case "recover":
         return executor.recover(t, a);
-      case "report":
-        this.reportOnce(t, a, log);
-        return undefined;
+      case "report": // logged by run()
       case "hold":
       case "verify":
         return undefined;
     }
   }
 
-  private reportOnce(t: Target, a: Action, log: Logger): void {
+  /** Logs a REPORT the first time it is seen; true then. */
+  private reportOnce(t: Target, a: Action, log: Logger): boolean {
     const key = `${t.id}\0${a.reason}\0${a.name.toString("latin1")}`;
-    if (this.reported.has(key)) return;
+    if (this.reported.has(key)) return false;
     if (this.reported.size >= MAX_REPORTED) this.reported.clear();
     this.reported.add(key);
     this.o.observer.error("path");
     if (a.reason === "live-not-regular") log.warn("refusing container log path", { reason: a.detail });
     else log.warn("stepping around a file", { file: a.name, reason: a.reason, detail: a.detail });
+    return true;
   }
 
   emit(o: Outcome, c: Container, report: PassReport, log: Logger): void {

@@ -184,7 +184,10 @@ describe("the manager with unsafe and unusual log paths", () => {
       if (tc.refused) {
         assert.deepEqual(planned.flatMap((p) => p.actions).filter((a) => a.kind !== "report"), [], "nothing but a report");
         assert.deepEqual([...report.outcomes, ...second.outcomes], []);
-        assert.deepEqual([...report.failures, ...second.failures], []);
+        // A path refused when it is learned fails the pass that learns it (here plan()); a live log that is
+        // not a regular file fails the first pass that acts on it. Either is refused once, never again.
+        const failures = [...report.failures, ...second.failures];
+        assert.ok(failures.length <= 1 && failures.every((f) => f.id === "c" && (f.error as PathError).code === "PATH_UNSAFE" && tc.refused!.test(f.error.message)), String(failures.map((f) => f.error.message)));
         assert.equal(warnings.length, 1, `expected one warning, got ${JSON.stringify(h.logger.entries.map((e) => e.msg))}`);
         assert.equal(warnings[0]!.fields.containerId, "c");
         assert.equal(Buffer.from(warnings[0]!.fields.path as Buffer).toString(), logPath, "the path as the runtime gave it (bytes)");
