@@ -101,6 +101,7 @@ export class Discovery {
         const error = new Error(`the runtime listed a container with ${c.id === "" ? "an empty id" : "a NUL byte in its id"}: skipped`);
         failures.push({ id: c.id, error });
         observer.error("status");
+        this.o.logger.error("skipping a container the runtime listed", { containerId: c.id, name: c.name, err: error });
         continue;
       }
       seen.add(c.id);
