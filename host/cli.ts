@@ -157,8 +157,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case "plan": {
         const plans = await shim.manager.plan(signal);
+        if (signal.aborted) {
+          io.stderr.write("cri-logrotate plan: stopped by a signal before the plan was made\n");
+          return 1;
+        }
         io.stdout.write(json ? JSON.stringify(planJson(plans)) + "\n" : formatPlan(plans));
-        return signal.aborted ? 1 : 0;
+        return 0;
       }
       case "clean": {
         const { removed, skipped } = await shim.manager.clean(positionals[0]!, signal);
