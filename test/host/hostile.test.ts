@@ -394,6 +394,14 @@ describe("2. an odd file where X.gz or X.tmp would go: rotation goes on every ti
       assert.ok(fresh.every((n) => isRotatedOf(B(n), B("0.log"))), fresh.join(", "));
       assert.equal(fresh.filter((n) => n.endsWith(".gz")).length, ROTATIONS - 1, "all but the newest compressed");
       assertAllLines(dir, "0.log", h.runtime.linesWritten("c"), tc.replacesOld ? [] : [OLD], "c");
+
+      // clean removes the container's regular files and skips the odd entry, which it never follows.
+      h.runtime.setState("c", "CONTAINER_EXITED");
+      const c = await cli(h, ["clean", "c", "--json"]);
+      assert.equal(c.code, 0, c.stderr);
+      assert.deepEqual((JSON.parse(c.stdout) as { skipped: string[] }).skipped, [join(dir, tc.at)]);
+      assert.deepEqual(names(dir), [tc.at], "only the odd entry is left");
+      assert.equal(fs.readFileSync(join(h.base, "outside", "target"), "utf8"), "not a log\n");
     });
   }
 
