@@ -22,6 +22,8 @@ import type { ErrorKind, ManagerObserver } from "./observer.js";
 export const BACKLOG_LEVEL = 1;
 /** A file whose compression keeps failing is warned about again after this long (retried each time it is planned). */
 const WARN_AGAIN_AFTER_MS = 10 * 60 * 1000;
+/** Job starts remembered for busyDuring: far more than can start during one directory listing. */
+const RECENT_STARTS = 256;
 
 interface Job {
   key: string;
@@ -57,6 +59,9 @@ export class Compressor {
   /** Recently compressed files → the inode of the .gz made from them (see compressedTo). */
   private readonly done = new Map<string, number>();
   private stopped = false;
+  /** Jobs started so far, and the last few of them (see busyDuring). */
+  private started = 0;
+  private readonly recentStarts: { seq: number; dir: Buffer; name: Buffer }[] = [];
 
   constructor(private readonly o: CompressorOptions) {}
 
@@ -70,14 +75,21 @@ export class Compressor {
     this.pump();
   }
 
-  /** The file names in `dir` a running job uses now (its source and its .tmp): flagged busy to the rules. */
-  busyNames(dir: Buffer): Buffer[] {
-    const out: Buffer[] = [];
-    for (const job of this.running.values()) {
-      if (!job.target.dir.equals(dir)) continue;
-      out.push(job.action.name, Buffer.concat([job.action.name, Buffer.from(TMP_SUFFIX)]), Buffer.concat([job.action.name, Buffer.from(GZ_SUFFIX)]));
-    }
-    return out;
+  /**
+   * Runs `look` (a listing of `dir`) and returns with it the file names a job of ours used at any moment of
+   * it — its source, .tmp and .gz: flagged busy to the rules. Jobs running before, jobs that started during
+   * it (even if they finished) and jobs running after all count, so no name the listing saw half-way
+   * through a compression (X with X.tmp, X beside a fresh X.gz) is taken for a leftover.
+   */
+  async busyDuring<T>(dir: Buffer, look: () => Promise<T>): Promise<{ result: T; busy: Buffer[] }> {
+    const names: Buffer[] = [];
+    const add = (name: Buffer) => names.push(name, Buffer.concat([name, Buffer.from(TMP_SUFFIX)]), Buffer.concat([name, Buffer.from(GZ_SUFFIX)]));
+    for (const job of this.running.values()) if (job.target.dir.equals(dir)) add(job.action.name);
+    const since = this.started;
+    const result = await look();
+    for (const job of this.running.values()) if (job.target.dir.equals(dir)) add(job.action.name);
+    for (const s of this.recentStarts) if (s.seq >= since && s.dir.equals(dir)) add(s.name);
+    return { result, busy: names };
   }
 
   /**
@@ -147,6 +159,8 @@ export class Compressor {
       const level = this.queue.length > 0 ? BACKLOG_LEVEL : this.o.level;
       job.abort = new AbortController();
       this.running.set(job.key, job);
+      this.recentStarts.push({ seq: this.started++, dir: job.target.dir, name: job.action.name });
+      if (this.recentStarts.length > RECENT_STARTS) this.recentStarts.shift();
       job.done = this.run(job, level).finally(() => {
         this.running.delete(job.key);
         this.report();

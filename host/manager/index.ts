@@ -438,8 +438,13 @@ export class LogManager {
   private readonly acted = new Map<string, number>();
 
   private async act(p: PlannedContainer, c: Container, report: PassReport): Promise<void> {
-    this.acted.set(c.id, (this.acted.get(c.id) ?? 0) + 1);
-    await this.worker.run(p, c, report);
+    try {
+      await this.worker.run(p, c, report);
+    } finally {
+      // Counted when the act is over, not when it starts: a look taken while it runs (a pass does not
+      // take the container's lock to look) saw the directory half-way and must count as older.
+      this.acted.set(c.id, (this.acted.get(c.id) ?? 0) + 1);
+    }
   }
 
   /** One container looked at and planned on its own (under its lock): what the rules say now. */

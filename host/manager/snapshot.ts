@@ -31,10 +31,9 @@ export class Snapshots {
   /** Every entry of the container's directory, with what the host knows about each. */
   async full(c: Container): Promise<ContainerSnapshot> {
     const { fs, discovery, compressor, digests, progress } = this.o;
-    // Busy names before the listing: a compression that finishes while the directory is read (X and X.gz
-    // both listed, X about to go) is still flagged, so X and its new X.gz never look like two files.
-    const busy = compressor.busyNames(c.location.dir);
-    const listing = await fs.listDir(c.location.dir);
+    // A compression that runs at any moment of the listing is flagged, so X and its new X.gz (or X.tmp)
+    // never look like two files or a leftover.
+    const { result: listing, busy } = await compressor.busyDuring(c.location.dir, () => fs.listDir(c.location.dir));
     const entries = progress ? await progress.attach(c.id, c.location, listing) : toFileEntries(listing);
     const byInode = new Map(listing.map((e) => [e.name.toString("latin1"), e.inode]));
     const foreign = discovery.foreignNames(c.location.dir, c.id);

@@ -18,7 +18,7 @@ import type { ErrorKind, ManagerObserver } from "./observer.js";
 import type { ProgressAttacher } from "./progress.js";
 import type { Snapshots } from "./snapshot.js";
 
-/** Fresh looks after a VERIFY before the worker leaves the rest to the next pass. */
+/** Fresh looks after a VERIFY before the worker acts on what it has (the twin stays unverified till next time). */
 const MAX_REPLANS = 2;
 /** REPORT keys remembered, so each odd entry is logged once. */
 const MAX_REPORTED = 16384;
@@ -83,41 +83,39 @@ export class Worker {
       return fail(err);
     }
     const removed: Buffer[] = [];
-    for (let round = 0; ; round++) {
-      let replan = false;
-      for (const a of actions) {
-        try {
-          if (a.kind === "verify") {
-            if (snapshot) await this.o.digests.gather(c.location.dir, a.name, snapshot.entries);
-            replan = true;
-            continue;
-          }
-          if (a.kind === "report") {
-            // A live log that is not a regular file (a FIFO, a directory) cannot be rotated: the container is
-            // refused, a failure of the pass that first reports it (once exits 1), as a refused log path is.
-            if (this.reportOnce(target, a, log) && a.reason === "live-not-regular") {
-              report.failures.push({ id: p.id, error: new PathError("PATH_UNSAFE", `${showPath(c.location.logPath)}: ${a.detail}`) });
-            }
-            continue;
-          }
-          const o = await this.step(target, a, snapshot, removed, log);
-          if (o?.kind === "remove") removed.push(a.name);
-          if (o) this.emit(o, c, report, log);
-        } catch (err) {
-          fail(err);
-          // A removal that failed leaves a file more on disk; the rotation still goes (size safety first).
-          if (a.kind !== "remove") return;
-        }
-      }
-      if (!replan || round >= MAX_REPLANS) break;
+    // A VERIFY means the rules could not yet count X beside X.gz (one file or two?): until they can, the
+    // plan holds back its excess removals. Act on none of it: read what they asked, then plan again, so
+    // that the rotation never lands beside files that should have gone first (more than MaxFiles on disk).
+    for (let round = 0; round < MAX_REPLANS && snapshot && actions.some((a) => a.kind === "verify"); round++) {
       try {
+        for (const a of actions) if (a.kind === "verify") await this.o.digests.gather(c.location.dir, a.name, snapshot.entries);
         snapshot = await this.o.snapshots.full(c);
       } catch (err) {
         return fail(err);
       }
       const [plan] = this.o.plugin.planRotation([snapshot], Math.floor(this.o.clock.now() / 1000), this.o.policy);
-      if (!plan || plan.outcome !== "planned") break;
+      if (!plan || plan.outcome !== "planned") return;
       actions = plan.actions;
+    }
+    for (const a of actions) {
+      try {
+        if (a.kind === "verify") continue; // still unverified after MAX_REPLANS looks: the rest goes on (size safety first)
+        if (a.kind === "report") {
+          // A live log that is not a regular file (a FIFO, a directory) cannot be rotated: the container is
+          // refused, a failure of the pass that first reports it (once exits 1), as a refused log path is.
+          if (this.reportOnce(target, a, log) && a.reason === "live-not-regular") {
+            report.failures.push({ id: p.id, error: new PathError("PATH_UNSAFE", `${showPath(c.location.logPath)}: ${a.detail}`) });
+          }
+          continue;
+        }
+        const o = await this.step(target, a, snapshot, removed, log);
+        if (o?.kind === "remove") removed.push(a.name);
+        if (o) this.emit(o, c, report, log);
+      } catch (err) {
+        fail(err);
+        // A removal that failed leaves a file more on disk; the rotation still goes (size safety first).
+        if (a.kind !== "remove") return;
+      }
     }
   }
 
