@@ -153,7 +153,9 @@ export class Executor {
    * kubelet's rotateLatestLog). The name is chosen now, from the directory as it is now (and `alsoTaken`,
    * the names the plan removed just before), and claimed by
    * creating it exclusively (EEXIST if another rotator took it meanwhile: choose again); the rename then
-   * replaces only that empty placeholder of ours. It must be a rename, not a link and an unlink: a
+   * replaces only that empty placeholder of ours, looked at just before (the kubelet renames with rename(2)
+   * and claims nothing: a file of its found there is left alone, and we choose again), and a failed rename
+   * removes the placeholder only while it still is ours. It must be a rename, not a link and an unlink: a
    * shipper reading the file learns its new name from its open descriptor (/proc/self/fd), which follows a
    * rename but shows the old name "(deleted)" after an unlink — Fluent Bit's in_tail would lose track of
    * the file. A crash between the claim and the rename leaves an empty rotated file: harmless, pruned in
@@ -167,6 +169,7 @@ export class Executor {
       throw new ExecError("EXEC_REFUSED", `refusing to rotate ${showPath(live)}: it is ${info === null ? "missing" : `a ${info.kind}`}`);
     }
     let rotated: Buffer | undefined;
+    let claimedInode = -1;
     let atMs = 0;
     for (let attempt = 0; attempt < NAME_ATTEMPTS && rotated === undefined; attempt++) {
       atMs = clock.now();
@@ -174,19 +177,24 @@ export class Executor {
       const entries = toFileEntries(await fs.listDir(t.dir)).concat(alsoTaken.map((name) => ({ name, kind: "file" as const, size: 0, mtime: 0 })));
       const name = this.opts.rotatedName(t.logName, entries, Math.floor(atMs / 1000));
       const candidate = joinPath(t.dir, name);
+      let placeholder: number;
       try {
         await (await fs.createExclusive(candidate, 0o600)).close();
-        rotated = candidate;
+        placeholder = (await fs.lstat(candidate))?.inode ?? -1;
       } catch (cause) {
         if (isExists(cause)) continue; // taken between our listing and our claim: look again
         throw new ExecError("EXEC_ROTATE_FAILED", `failed to rotate log ${showPath(live)} to ${showPath(candidate)}`, { cause });
       }
+      // Another rotator that does not claim (the kubelet renames with rename(2)) may have renamed its log onto
+      // our placeholder since: that file is its, never replaced and never removed. Choose again.
+      if (await this.isPlaceholder(candidate, placeholder)) [rotated, claimedInode] = [candidate, placeholder];
     }
     if (rotated === undefined) throw new ExecError("EXEC_ROTATE_FAILED", `failed to rotate log ${showPath(live)}: every rotated name chosen was taken by the time it was used (another rotator is busy here)`);
     try {
       await fs.rename(live, rotated);
     } catch (cause) {
-      await fs.remove(rotated, true).catch(() => {});
+      // Our placeholder goes; a file someone renamed onto it meanwhile stays.
+      if (await this.isPlaceholder(rotated, claimedInode).catch(() => false)) await fs.remove(rotated, true).catch(() => {});
       throw new ExecError("EXEC_ROTATE_FAILED", `failed to rotate log ${showPath(live)} to ${showPath(rotated)}`, { cause });
     }
     const renamed = await fs.lstat(rotated);
@@ -206,6 +214,12 @@ export class Executor {
     }
     await fs.syncDir(t.dir).catch(() => {});
     return { kind: "rotate", action: a, path: live, rotatedPath: rotated, inode: renamed?.inode ?? info.inode, size: renamed?.size ?? info.size, atMs };
+  }
+
+  /** `path` is still the empty file we created exclusively (inode `inode`), not someone's rotated log. */
+  private async isPlaceholder(path: Buffer, inode: number): Promise<boolean> {
+    const now = await this.opts.fs.lstat(path);
+    return now !== null && now.kind === "file" && now.inode === inode && now.size === 0;
   }
 
   /** The live log is missing (e.g. lost after a failed rotation): ask the runtime to reopen it. */

@@ -125,6 +125,38 @@ describe("rotate (kubelet TestRotateLatestLog)", () => {
     assert.equal(ffs.callsOf("listDir").length, 2, "a fresh look before the second try");
   });
 
+  test("a second rotator renaming its log onto our placeholder before our rename: its file stays, we choose again", async () => {
+    const { dir, target, executor } = fixture({ "test-log": "ours\n", "kubelets-log": "the kubelet's\n" });
+    const ffs = new FaultyFs();
+    let looks = 0;
+    ffs.trace = {
+      enter(call) {
+        // The second look at our claimed name is the one right before the rename: the kubelet (which stamped
+        // its name before we claimed it) renames onto it just then.
+        if (call.op === "lstat" && call.path.endsWith(`test-log.${TS}`) && ++looks === 2) fs.renameSync(join(dir, "kubelets-log"), join(dir, `test-log.${TS}`));
+      },
+      exit() {},
+    };
+    const out = expectKind(await executor(ffs).rotate(target, action("rotate", `test-log.${TS}`)), "rotate");
+    assert.equal(looks >= 2, true);
+    assert.equal(out.rotatedPath.toString(), join(dir, `test-log.${TS}_000001`));
+    assert.equal(fs.readFileSync(join(dir, `test-log.${TS}`), "utf8"), "the kubelet's\n");
+    assert.equal(fs.readFileSync(join(dir, `test-log.${TS}_000001`), "utf8"), "ours\n");
+  });
+
+  test("the kubelet renaming the live log onto our placeholder as we rename: our rename fails, its file is kept", async () => {
+    const { dir, target, executor } = fixture({ "test-log": "the kubelet rotates this\n" });
+    const ffs = new FaultyFs();
+    ffs.trace = {
+      enter(call) {
+        if (call.op === "rename" && call.path.endsWith("/test-log")) fs.renameSync(join(dir, "test-log"), join(dir, `test-log.${TS}`));
+      },
+      exit() {},
+    };
+    await assert.rejects(executor(ffs).rotate(target, action("rotate", `test-log.${TS}`)), (err: unknown) => err instanceof ExecError && err.code === "EXEC_ROTATE_FAILED");
+    assert.equal(fs.readFileSync(join(dir, `test-log.${TS}`), "utf8"), "the kubelet rotates this\n", "never removed: it is not our placeholder");
+  });
+
   test("the live log is renamed (not linked and unlinked): a reader's open descriptor follows it to the new name", async () => {
     const { dir, target, executor } = fixture({ "test-log": "line\n" });
     const fd = fs.openSync(join(dir, "test-log"), "r");
