@@ -17,7 +17,7 @@
 //   k.start(); …; await k.stop();
 //   // or, on a fake clock: await k.runOnce();   (one rotateLogs tick, then the queue drained)
 import * as fsp from "node:fs/promises";
-import { constants } from "node:fs";
+import { constants, existsSync, renameSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { systemClock, type Clock } from "../../host/clock.js";
@@ -51,7 +51,9 @@ export const realKubeletOs: KubeletOs = {
   },
   open: (path) => fsp.open(path, constants.O_RDONLY),
   createTruncate: (path, mode) => fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode),
-  rename: (from, to) => fsp.rename(from, to),
+  // rename(2) at once, as Go's os.Rename does: through the thread pool it could wait behind other file work,
+  // and the gap between the kubelet's clock.Now() and its rename would be far wider here than in the kubelet.
+  rename: async (from, to) => renameSync(from, to),
   async remove(path) {
     try {
       await fsp.unlink(path);
@@ -510,9 +512,11 @@ export class KubeletRotator {
    */
   async rotateLatestLog(id: string, log: string | Buffer): Promise<void> {
     const logPath = toBytes(log);
-    const rotated = Buffer.concat([logPath, Buffer.from(`.${kubeletTimestamp(this.clock.now())}`)]);
+    // The diagnostics are read around the kubelet's code, not inside it: its name is stamped right before
+    // the rename (nothing asynchronous in between), so the port's window is no wider than the kubelet's.
     const size = await fsp.lstat(logPath).then((st) => st.size, () => 0);
-    const replaced = await exists(rotated);
+    const rotated = Buffer.concat([logPath, Buffer.from(`.${kubeletTimestamp(this.clock.now())}`)]);
+    const replaced = existsSync(rotated);
     try {
       await this.os.rename(logPath, rotated);
     } catch (err) {
