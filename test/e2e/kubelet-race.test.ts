@@ -2,12 +2,15 @@
 // the same files whenever a log passes its (larger) limit. On a private containerd, busy pods write numbered
 // lines while the real shim (`run` subprocess) and the kubelet's loop (test/support/kubelet-rotator.ts, a
 // faithful port, bugs included) work on one log root: ours at 64Ki, the kubelet's at 128Ki, MaxFiles 1000 so
-// nothing is pruned by design, compression on. Halfway, the shim is stalled with SIGSTOP for 5 s — the kubelet
+// nothing is pruned by design, compression on. Halfway, the shim is stalled with SIGSTOP for 10 s — the kubelet
 // rotates alone meanwhile — and resumed with SIGCONT. At the end the writers stop, and every file is read in
 // name order (.gz decompressed, the live log last): every line must be there once, in order, per container.
 //
-// The kubelet port ticks every second (the kubelet's validation wants >= 3 s) so that the two rotators meet
-// often in the test's ~35 s. What can go wrong, and is counted in the diagnostics when it does:
+// The kubelet port ticks every 3 s, the shortest containerLogMonitorInterval the kubelet's validation
+// accepts. (At 1 s the port rotated one log twice in one wall-clock second while the shim was stopped: the
+// kubelet's own mechanism (a) below, losing lines with no shim involved — a case a real kubelet never meets.)
+// The stall is 10 s, so the kubelet rotates alone a few times and the shim resumes in the middle of that.
+// What can go wrong, and is counted in the diagnostics when it does:
 //   (a) same-second names: both rotate in one second; the kubelet compresses the other's `X` and renames the
 //       live log onto `X`, replacing or shadowing — a newer X beside an older X.gz, which the "X beside X.gz is
 //       unused" rule then deletes;
@@ -31,7 +34,7 @@ const OURS = "64Ki";
 const KUBELET_MAX_SIZE = 128 * 1024;
 const MAX_FILES = 1000;
 const BEFORE_STALL_MS = 12_000;
-const STALL_MS = 5_000;
+const STALL_MS = 10_000;
 const AFTER_STALL_MS = 12_000;
 // Bursts of 200 numbered lines, then a short sleep: about 0.3-0.5 MB/s per container in CRI lines, so a live
 // log passes both limits between two looks of either rotator, without a core per writer.
@@ -94,7 +97,7 @@ describe("the kubelet's own loop rotating beside the shim on a real containerd",
     }
   });
 
-  test("shim and kubelet on one root, with a 5 s SIGSTOP of the shim: every line once and in order", async (t) => {
+  test("shim and kubelet on one root, with a 10 s SIGSTOP of the shim: every line once and in order", async (t) => {
     const containers: RunningContainer[] = [];
     for (let i = 0; i < PODS; i++) {
       const pod = await runPod(cri!, { namespace: "race", name: `busy-${i}`, uid: `7ac0e000-0000-4000-8000-${String(i).padStart(12, "0")}`, logRoot: containerd!.logRoot });
@@ -113,7 +116,7 @@ describe("the kubelet's own loop rotating beside the shim on a real containerd",
     const events: KubeletEvent[] = [];
     const eventAt: number[] = [];
     kubelet = new KubeletRotator({
-      cri: cri!, maxSize: KUBELET_MAX_SIZE, maxFiles: MAX_FILES, intervalMs: 1_000, workers: 2,
+      cri: cri!, maxSize: KUBELET_MAX_SIZE, maxFiles: MAX_FILES, intervalMs: 3_000, workers: 2,
       onEvent: (e) => {
         events.push(e);
         eventAt.push(Date.now());
