@@ -232,9 +232,10 @@ export class LogManager {
       if (!signal?.aborted) logger.error("failed to list containers", { err });
       return null;
     }
-    this.containers = new Map(running.map((c) => [c.id, c]));
+    this.containers = new Map();
+    for (const c of running) this.containers.set(c.id, c);
     report.watched = this.discovery.size;
-    this.growth.keep(new Set(this.containers.keys()));
+    this.growth.keep(this.containers);
     if (this.watcher) for (const c of running) if (!this.growth.isHot(c.id)) this.watcher.watchContainerDir(c.location.dir);
 
     if (this.o.progress) {

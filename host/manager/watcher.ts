@@ -19,8 +19,18 @@ export interface TreeWatcherOptions {
   events: TreeEvents;
 }
 
+/**
+ * Map key of a directory. A container's directory Buffer lives as long as the container and is asked
+ * about on every pass and poll: its key is made once, not a new string each time.
+ */
+const keys = new WeakMap<Buffer, string>();
 function keyOf(dir: Buffer): string {
-  return dir.toString("latin1");
+  let key = keys.get(dir);
+  if (key === undefined) {
+    key = dir.toString("latin1");
+    keys.set(dir, key);
+  }
+  return key;
 }
 
 export class TreeWatcher {
