@@ -409,7 +409,7 @@ export class LogManager {
     await runPool(ids, 16, async (id) => {
       const c = this.containers.get(id);
       if (!c) return;
-      const live = await this.o.fs.lstat(joinPath(c.location.dir, c.location.logName)).catch(() => null);
+      const live = await this.o.fs.lstat(c.location.logPath).catch(() => null);
       if (live?.kind === "file") samples.push({ id, size: live.size });
     });
     const due = this.growth.sample(samples, this.o.clock.now());
