@@ -28,8 +28,10 @@ export function checkLogPath(logPath: Buffer, logRoot: string): LogLocation {
   }
   const cut = logPath.lastIndexOf(SLASH);
   if (logPath.subarray(0, cut).equals(root)) throw new PathError("PATH_UNSAFE", `log path ${shown} is directly in the log root; expected <root>/<pod>/<container>/<n>.log`);
-  // One copy of the bytes (the caller's buffer may be reused); dir and logName are views into it.
-  const own = Buffer.from(logPath);
+  // One copy of the bytes (the caller's buffer may be reused); dir and logName are views into it. The copy
+  // lives as long as the container: outside Node's shared pool, where it would pin an 8 KiB slab.
+  const own = Buffer.allocUnsafeSlow(logPath.length);
+  logPath.copy(own);
   return { logPath: own, dir: own.subarray(0, cut), logName: own.subarray(cut + 1) };
 }
 
