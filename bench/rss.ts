@@ -7,6 +7,7 @@
 // daemon's own /metrics) and a heap snapshot (node's --heapsnapshot-signal, taken after the peak is read):
 // self size by type, the largest constructors, and what each part of the shim retains.
 //   node dist/bench/rss.js [passes]      e.g. 50 passes to look for creep
+//   DAEMON_NODE_OPTIONS="…" node dist/bench/rss.js    other node flags than the image's, to compare
 import { mkdtempSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -24,7 +24,7 @@ export interface DaemonOptions {
   dir: string;
   /** Seconds between passes. */
   intervalSeconds: number;
-  /** NODE_OPTIONS for the child (default: the image's). */
+  /** NODE_OPTIONS for the child (default: the image's; `DAEMON_NODE_OPTIONS` in the environment overrides it, to compare). */
   nodeOptions?: string;
   /** Lets the caller ask for a heap snapshot with SIGUSR2 (node's --heapsnapshot-signal; nothing else changes). */
   heapSnapshotSignal?: boolean;
@@ -40,7 +40,7 @@ export interface RunningDaemon {
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
-  const nodeOptions = o.nodeOptions ?? imageNodeOptions();
+  const nodeOptions = o.nodeOptions ?? process.env.DAEMON_NODE_OPTIONS ?? imageNodeOptions();
   const env = { ...process.env, NODE_OPTIONS: [nodeOptions, o.heapSnapshotSignal ? "--heapsnapshot-signal=SIGUSR2" : ""].filter(Boolean).join(" ") };
   const args = [
     repoFile("bin/cri-logrotate.js"),
