@@ -11,8 +11,7 @@ import { packageVersion } from "./assets.js";
 import { showPath } from "./paths.js";
 import { loadPlugin } from "./plugin/index.js";
 import type { Plugin } from "./plugin/types.js";
-import type { PlannedContainer } from "./manager/index.js";
-import { createProgressAttacher } from "./progress/attacher.js";
+import type { PlannedContainer, ProgressAttacher } from "./manager/index.js";
 
 export interface Io {
   stdout: { write(chunk: string | Uint8Array): unknown };
@@ -116,7 +115,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const logger = createLogger({ stream: io.stderr, level: config.logLevel });
   let shim: Shim;
   try {
-    const progress = createProgressAttacher(config, plugin, logger);
+    const progress = await progressAttacher(config, plugin, logger);
     // Only the daemon serves metrics; it also reports the process and Node.js runtime.
     const metrics = command === "run" ? createMetrics({ processMetrics: true }) : undefined;
     shim = await createShim({ config, plugin, logger, progress, metrics });
@@ -190,6 +189,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     shim.close();
     await lock?.release();
   }
+}
+
+/**
+ * The shipper-aware side, loaded only when the config sets a progress key: its readers (SQLite, JSON, YAML,
+ * bbolt) are ~1 MB of heap that a daemon with the kubelet's rules never uses.
+ */
+async function progressAttacher(config: Config, plugin: Plugin, logger: Logger): Promise<ProgressAttacher | undefined> {
+  if (Object.values(config.progress).every((v) => v === undefined)) return undefined;
+  const { createProgressAttacher } = await import("./progress/attacher.js");
+  return createProgressAttacher(config, plugin, logger);
 }
 
 async function runDaemon(shim: Shim, config: Config, logger: Logger, io: Io): Promise<number> {

@@ -4,7 +4,7 @@
 // file opens it without following a symlink and without blocking (a FIFO planted where a log was expected
 // must not hang the daemon), then checks on the descriptor that it is a regular file.
 import * as fsp from "node:fs/promises";
-import { constants, watch as fsWatch, type ReadStream, type WriteStream } from "node:fs";
+import { constants, lstat as fsLstat, watch as fsWatch, type ReadStream, type WriteStream } from "node:fs";
 import type { EntryKindName } from "./plugin/types.js";
 
 export type FsPath = string | Buffer;
@@ -97,10 +97,12 @@ function infoOf(st: import("node:fs").Stats): FileInfo {
 
 const READ_CHUNK = 1024 * 1024;
 
+const SLASH = Buffer.from("/");
+
 export function joinPath(dir: FsPath, name: FsPath): Buffer {
   const d = Buffer.isBuffer(dir) ? dir : Buffer.from(dir);
   const n = Buffer.isBuffer(name) ? name : Buffer.from(name);
-  return Buffer.concat([d, Buffer.from("/"), n]);
+  return Buffer.concat([d, SLASH, n], d.length + 1 + n.length);
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -130,25 +132,26 @@ function fileStatOf(st: import("node:fs").BigIntStats): FileStat {
   return stat;
 }
 
+/** lstat, null when missing. The callback form: fs/promises allocates a stats array per call, and every pass lstats every live log. */
+function lstatInfo(path: FsPath): Promise<FileInfo | null> {
+  return new Promise((resolve, reject) => {
+    fsLstat(path, (err, st) => {
+      if (err === null) resolve(infoOf(st));
+      else if (isNotFound(err)) resolve(null);
+      else reject(err);
+    });
+  });
+}
+
 export const realFs: Fs = {
-  async lstat(path) {
-    try {
-      return infoOf(await fsp.lstat(path));
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
-    }
-  },
+  lstat: lstatInfo,
 
   async listDir(dir) {
     const names = await fsp.readdir(dir, { encoding: "buffer" });
     const out: DirEntry[] = [];
     for (const name of names) {
-      try {
-        out.push({ name, ...infoOf(await fsp.lstat(joinPath(dir, name))) });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+      const info = await lstatInfo(joinPath(dir, name));
+      if (info !== null) out.push({ name, ...info });
     }
     return out;
   },
@@ -226,8 +229,10 @@ export const realFs: Fs = {
   },
 
   watch(dir, listener, onError) {
-    const w = fsWatch(dir, { encoding: "buffer", persistent: false }, (event, name) => listener(event as "rename" | "change", name ?? null));
+    // The FSWatcher itself is the DirWatch: no wrapper object or closure per watched directory (the tree
+    // watch holds two per container). Node calls the listener with ("rename" | "change", Buffer | null).
+    const w = fsWatch(dir, { encoding: "buffer", persistent: false }, listener as (event: string, name: Buffer | null) => void);
     w.on("error", onError);
-    return { close: () => w.close() };
+    return w;
   },
 };

@@ -27,10 +27,12 @@ export function checkLogPath(logPath: Buffer, logRoot: string): LogLocation {
     throw new PathError("PATH_UNSAFE", `log path ${shown} is outside the log root ${JSON.stringify(logRoot)}`);
   }
   const cut = logPath.lastIndexOf(SLASH);
-  const dir = logPath.subarray(0, cut);
-  const logName = logPath.subarray(cut + 1);
-  if (dir.equals(root)) throw new PathError("PATH_UNSAFE", `log path ${shown} is directly in the log root; expected <root>/<pod>/<container>/<n>.log`);
-  return { logPath: Buffer.from(logPath), dir: Buffer.from(dir), logName: Buffer.from(logName) };
+  if (logPath.subarray(0, cut).equals(root)) throw new PathError("PATH_UNSAFE", `log path ${shown} is directly in the log root; expected <root>/<pod>/<container>/<n>.log`);
+  // One copy of the bytes (the caller's buffer may be reused); dir and logName are views into it. The copy
+  // lives as long as the container: outside Node's shared pool, where it would pin an 8 KiB slab.
+  const own = Buffer.allocUnsafeSlow(logPath.length);
+  logPath.copy(own);
+  return { logPath: own, dir: own.subarray(0, cut), logName: own.subarray(cut + 1) };
 }
 
 /** No empty, "." or ".." component, and no trailing "/" (the path starts with "/"). */

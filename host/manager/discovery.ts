@@ -39,6 +39,8 @@ interface Known {
   dirChecked?: boolean;
   /** The directory does not exist (yet): checked with lstat each pass, warned about rate-limited. */
   missing?: { warnedAtMs: number };
+  /** What refresh last returned for it: the same object while nothing changes, not a new one each pass. */
+  container?: Container;
 }
 
 export interface DiscoveryOptions {
@@ -139,7 +141,9 @@ export class Discovery {
     const running: Container[] = [];
     for (const c of listed) {
       const k = this.known.get(c.id);
-      if (k && k.running && k.location && k.dirChecked && !k.missing && !k.refused) running.push({ id: c.id, name: k.name, running: true, location: k.location });
+      if (!k || !k.running || !k.location || !k.dirChecked || k.missing || k.refused) continue;
+      if (k.container?.name !== k.name || k.container.location !== k.location) k.container = { id: c.id, name: k.name, running: true, location: k.location };
+      running.push(k.container);
     }
     return { running, failures, starting };
   }

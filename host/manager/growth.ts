@@ -79,14 +79,17 @@ export class GrowthTracker {
     this.tracks.delete(id);
   }
 
-  keep(ids: Set<string>): void {
-    for (const id of [...this.tracks.keys()]) if (!ids.has(id)) this.tracks.delete(id);
+  /** Forgets every container `ids` does not have. */
+  keep(ids: { has(id: string): boolean }): void {
+    for (const id of this.tracks.keys()) if (!ids.has(id)) this.tracks.delete(id);
   }
 
-  /** Ids whose next look is due at `nowMs`. */
+  /** Ids whose next look is due at `nowMs`. Asked several times a second: it allocates nothing but the answer. */
   due(nowMs: number): string[] {
     const out: string[] = [];
-    for (const [id, t] of this.tracks) if (t.nextCheckAtMs >= 0 && t.nextCheckAtMs <= nowMs) out.push(id);
+    this.tracks.forEach((t, id) => {
+      if (t.nextCheckAtMs >= 0 && t.nextCheckAtMs <= nowMs) out.push(id);
+    });
     return out;
   }
 

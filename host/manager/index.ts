@@ -232,9 +232,10 @@ export class LogManager {
       if (!signal?.aborted) logger.error("failed to list containers", { err });
       return null;
     }
-    this.containers = new Map(running.map((c) => [c.id, c]));
+    this.containers = new Map();
+    for (const c of running) this.containers.set(c.id, c);
     report.watched = this.discovery.size;
-    this.growth.keep(new Set(this.containers.keys()));
+    this.growth.keep(this.containers);
     if (this.watcher) for (const c of running) if (!this.growth.isHot(c.id)) this.watcher.watchContainerDir(c.location.dir);
 
     if (this.o.progress) {
@@ -408,7 +409,7 @@ export class LogManager {
     await runPool(ids, 16, async (id) => {
       const c = this.containers.get(id);
       if (!c) return;
-      const live = await this.o.fs.lstat(joinPath(c.location.dir, c.location.logName)).catch(() => null);
+      const live = await this.o.fs.lstat(c.location.logPath).catch(() => null);
       if (live?.kind === "file") samples.push({ id, size: live.size });
     });
     const due = this.growth.sample(samples, this.o.clock.now());

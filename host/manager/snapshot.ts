@@ -3,7 +3,7 @@
 // knows about each: another container's live log (foreign), in use by our own compression (busy), the
 // digests already read, and the shipper's progress.
 import { toFileEntries, toFileEntry } from "../executor.js";
-import { joinPath, type Fs } from "../fs.js";
+import type { Fs } from "../fs.js";
 import type { ContainerSnapshot, FileEntry } from "../plugin/types.js";
 import type { Compressor } from "./compressor.js";
 import type { DigestCache } from "./digests.js";
@@ -23,7 +23,7 @@ export class Snapshots {
 
   /** The live log alone (none when it is missing: the rules then recover it). */
   async live(c: Container): Promise<ContainerSnapshot> {
-    const info = await this.o.fs.lstat(joinPath(c.location.dir, c.location.logName));
+    const info = await this.o.fs.lstat(c.location.logPath);
     const entries: FileEntry[] = info === null ? [] : [toFileEntry(c.location.logName, info)];
     return { id: c.id, logName: c.location.logName, entries, liveOnly: true };
   }

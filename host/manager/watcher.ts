@@ -19,9 +19,21 @@ export interface TreeWatcherOptions {
   events: TreeEvents;
 }
 
+/**
+ * Map key of a directory. A container's directory Buffer lives as long as the container and is asked
+ * about on every pass and poll: its key is made once, not a new string each time.
+ */
+const keys = new WeakMap<Buffer, string>();
 function keyOf(dir: Buffer): string {
-  return dir.toString("latin1");
+  let key = keys.get(dir);
+  if (key === undefined) {
+    key = dir.toString("latin1");
+    keys.set(dir, key);
+  }
+  return key;
 }
+
+type DirKind = "root" | "pod" | "container";
 
 export class TreeWatcher {
   private readonly watches = new Map<string, DirWatch>();
@@ -35,11 +47,11 @@ export class TreeWatcher {
   /** Watches the log root, every pod directory in it and every container directory in those. */
   async start(): Promise<void> {
     const root = Buffer.from(this.o.logRoot);
-    this.add(root, (event, name) => this.onParentEvent(root, event, name, (dir) => this.watchPodDir(dir)));
+    this.add(root, "root");
     for (const pod of await this.o.fs.listDir(root).catch(() => [])) {
       if (pod.kind !== "directory") continue;
       const podDir = joinPath(root, pod.name);
-      this.watchPodDir(podDir);
+      this.add(podDir, "pod");
       for (const c of await this.o.fs.listDir(podDir).catch(() => [])) if (c.kind === "directory") this.watchContainerDir(joinPath(podDir, c.name));
     }
   }
@@ -49,7 +61,7 @@ export class TreeWatcher {
     const key = keyOf(dir);
     if (this.containerDirs.has(key)) return;
     this.containerDirs.add(key);
-    this.add(dir, (_event, name) => this.o.events.containerDirChanged(dir, name));
+    this.add(dir, "container");
   }
 
   /** Stops watching a container's directory (its log is hot, or it is gone). */
@@ -57,8 +69,7 @@ export class TreeWatcher {
     const key = keyOf(dir);
     if (!this.containerDirs.delete(key)) return;
     this.unwatched.delete(key);
-    this.watches.get(key)?.close();
-    this.watches.delete(key);
+    this.drop(key);
   }
 
   isWatched(dir: Buffer): boolean {
@@ -71,28 +82,16 @@ export class TreeWatcher {
     this.watches.clear();
   }
 
-  private watchPodDir(dir: Buffer): void {
-    this.add(dir, (event, name) => this.onParentEvent(dir, event, name, (child) => this.watchContainerDir(child)));
-  }
-
-  /** A directory appeared (or went) in the root or a pod directory: watch it, and say the tree changed. */
-  private onParentEvent(parent: Buffer, event: string, name: Buffer | null, watchChild: (dir: Buffer) => void): void {
-    if (event !== "rename") return;
-    if (name) {
-      const dir = joinPath(parent, name);
-      void this.o.fs.lstat(dir).then((info) => {
-        if (info?.kind === "directory") watchChild(dir);
-        else this.drop(dir);
-      }, () => {});
-    }
-    this.o.events.treeChanged();
-  }
-
-  private add(dir: Buffer, listener: (event: "rename" | "change", name: Buffer | null) => void): void {
+  /**
+   * Two closures per watched directory (its events, its error), sharing only the key: a watch keeps no
+   * Buffer of its own (a small Buffer would pin an 8 KiB slab of Node's pool), the bytes are rebuilt from
+   * the key when an event comes.
+   */
+  private add(dir: Buffer, kind: DirKind): void {
     const key = keyOf(dir);
     if (this.closed || this.watches.has(key)) return;
     try {
-      const w = this.o.fs.watch(dir, listener, () => this.drop(dir));
+      const w = this.o.fs.watch(dir, (event, name) => this.onEvent(key, kind, event, name), () => this.drop(key));
       this.watches.set(key, w);
       this.unwatched.delete(key);
     } catch (err) {
@@ -102,8 +101,27 @@ export class TreeWatcher {
     }
   }
 
-  private drop(dir: Buffer): void {
-    const key = keyOf(dir);
+  private onEvent(key: string, kind: DirKind, event: "rename" | "change", name: Buffer | null): void {
+    const dir = Buffer.from(key, "latin1");
+    if (kind === "container") this.o.events.containerDirChanged(dir, name);
+    else this.onParentEvent(dir, kind, event, name);
+  }
+
+  /** A directory appeared (or went) in the root or a pod directory: watch it, and say the tree changed. */
+  private onParentEvent(parent: Buffer, kind: "root" | "pod", event: string, name: Buffer | null): void {
+    if (event !== "rename") return;
+    if (name) {
+      const dir = joinPath(parent, name);
+      void this.o.fs.lstat(dir).then((info) => {
+        if (info?.kind !== "directory") this.drop(keyOf(dir));
+        else if (kind === "root") this.add(dir, "pod");
+        else this.watchContainerDir(dir);
+      }, () => {});
+    }
+    this.o.events.treeChanged();
+  }
+
+  private drop(key: string): void {
     this.watches.get(key)?.close();
     this.watches.delete(key);
   }

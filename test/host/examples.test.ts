@@ -240,6 +240,10 @@ test("the systemd unit runs the command npm install -g puts in /usr/local/bin, w
   assert.equal(keys.get("User"), "root");
   assert.equal(keys.get("CapabilityBoundingSet"), "");
   assert.equal(keys.get("NoNewPrivileges"), "yes");
+  // The same V8 sizing as the image (what bench:rss measures).
+  const imageNodeOptions = containerfileFinalStage(readFileSync(repoFile("Containerfile"), "utf8")).env.find((kv) => kv.startsWith("NODE_OPTIONS="));
+  assert.ok(imageNodeOptions !== undefined, "the image sets NODE_OPTIONS");
+  assert.equal(keys.get("Environment"), `"${imageNodeOptions}"`);
   // The paths its comments tell the operator to copy from are in the package.
   for (const m of unit.matchAll(/\/usr\/local\/lib\/node_modules\/cri-logrotate\/(\S+)/g)) assert.ok(existsSync(repoFile(m[1]!)), m[1]);
 });

@@ -32,9 +32,13 @@ export function containerfileFinalStage(text: string): FinalStage {
       case "CMD": stage.cmd = execForm(); break;
       case "USER": stage.user = rest; break;
       case "WORKDIR": stage.workdir = rest; break;
-      case "ENV": stage.env.push(...rest.split(/\s+/).filter((kv) => kv.includes("="))); break;
+      case "ENV": stage.env.push(...envPairs(rest)); break;
     }
   }
   return stage;
 }
 
+/** `ENV K=v K2="a b"`: each KEY=value pair, the value's double quotes removed (no other escapes are used here). */
+function envPairs(rest: string): string[] {
+  return [...rest.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|\S*)/g)].map((m) => `${m[1]}=${m[3] ?? m[2]}`);
+}
