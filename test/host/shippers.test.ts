@@ -28,6 +28,8 @@ import { ShipperProgress, createProgressAttacher } from "../../host/progress/att
 import { FilterFileSource } from "../../host/progress/filter-file.js";
 import { FluentdPosFileSource } from "../../host/progress/fluentd-pos-file.js";
 import { InTailDbSource } from "../../host/progress/intail-db.js";
+import { readWhole } from "../../host/progress/read-whole.js";
+import { ProgressSourceError } from "../../host/errors.js";
 import { PositionsYamlSource } from "../../host/progress/positions-yaml.js";
 import { VectorCheckpointsSource } from "../../host/progress/vector-checkpoints.js";
 import { OtelFileStorageSource } from "../../host/progress/otel-file-storage.js";
@@ -423,4 +425,20 @@ describe("the sources on their own", () => {
       assert.equal(r.errors[0]?.code, "PROGRESS_FILE_READ");
     });
   }
+});
+
+describe("a position file read whole", () => {
+  test("one larger than a position file may be is refused, naming it, and nothing of it is read", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "crl-read-whole-"));
+    try {
+      const file = join(dir, "positions.yml");
+      await writeFile(file, "positions:\n" + "  x: 1\n".repeat(200_000)); // 1.4 MB: over the 1 MiB first read
+      await assert.rejects(readWhole(realFs, file, 1024 * 1024), (err: unknown) =>
+        err instanceof ProgressSourceError && err.code === "PROGRESS_FILE_READ" && err.path === file && /more than the 1048576/.test(err.message));
+      assert.equal((await readWhole(realFs, file))?.bytes.length, 11 + 7 * 200_000, "under the default limit it is read whole");
+      assert.equal(await readWhole(realFs, join(dir, "missing.yml")), null);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
