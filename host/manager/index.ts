@@ -176,17 +176,9 @@ export class LogManager {
     const planned = await this.planPass(report, signal);
     if (planned === null) return report;
     report.planned = planned;
-    let heldFiles = 0;
-    let heldBytes = 0;
-    for (const p of planned) {
-      for (const a of p.actions) {
-        if (a.kind === "hold") {
-          heldFiles++;
-          heldBytes += a.unreadBytes;
-        }
-      }
-    }
-    this.observer.held(heldFiles, heldBytes);
+    for (const id of this.holds.keys()) if (!this.containers.has(id)) this.noteHolds(id, []);
+    for (const p of planned) this.noteHolds(p.id, p.actions);
+    this.observer.held(this.heldTotal.files, this.heldTotal.bytes);
     const work = planned.filter((p) => p.actions.some((a) => a.kind !== "hold"));
     await runPool(work, this.o.workers, (p) => {
       const c = this.containers.get(p.id);
@@ -437,8 +429,32 @@ export class LogManager {
 
   /** Times a container's plan was carried out: a plan from an older look is stale. */
   private readonly acted = new Map<string, number>();
+  /**
+   * What each container's latest plan holds for the shipper, and their sum (the held gauges): a plan made
+   * between passes (a growth check's rotation makes an older file compressible, and held) counts at once.
+   */
+  private readonly holds = new Map<string, { files: number; bytes: number }>();
+  private readonly heldTotal = { files: 0, bytes: 0 };
+
+  private noteHolds(id: string, actions: readonly { kind: string; unreadBytes: number }[]): void {
+    let files = 0;
+    let bytes = 0;
+    for (const a of actions) {
+      if (a.kind !== "hold") continue;
+      files++;
+      bytes += a.unreadBytes;
+    }
+    const before = this.holds.get(id);
+    this.heldTotal.files += files - (before?.files ?? 0);
+    this.heldTotal.bytes += bytes - (before?.bytes ?? 0);
+    if (files === 0) this.holds.delete(id);
+    else if (before) Object.assign(before, { files, bytes });
+    else this.holds.set(id, { files, bytes });
+  }
 
   private async act(p: PlannedContainer, c: Container, report: PassReport): Promise<void> {
+    this.noteHolds(c.id, p.actions);
+    this.observer.held(this.heldTotal.files, this.heldTotal.bytes);
     try {
       await this.worker.run(p, c, report);
     } finally {

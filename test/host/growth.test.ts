@@ -9,6 +9,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { systemClock } from "../../host/clock.js";
 import { GrowthTracker, HOT_BYTES_PER_MS } from "../../host/manager/growth.js";
 import { sharedPlugin, startHarness, writeFiles } from "../support/harness.js";
+import { nullObserver } from "../../host/manager/index.js";
+import { ShipperProgress } from "../../host/progress/attacher.js";
 
 const MAX = 10_000;
 
@@ -93,4 +95,27 @@ test("a container started after the shim is seen and rotated long before the nex
   h.runtime.stopWriter("late");
   assert.ok(rotated(), `no rotation without a pass: ${existsSync(dir) ? readdirSync(dir).join(", ") : "no dir"}`);
   assert.deepEqual(warnings.filter((w) => w === "TimeoutOverflowWarning"), []);
+});
+
+test("a file a growth check's rotation leaves unread is in the held gauges at once, not at the next pass", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const dir = join(h.logRoot, "ns_held_uid", "app");
+  // Rotated before the shim started, never read (no source credits it): the newest rotated file, so the
+  // first pass has nothing to hold; once the live log rotates it is an older one, due for compression.
+  writeFiles(dir, { "0.log": "", "0.log.20250101-000000": "unread\n" });
+  h.runtime.addContainer({ id: "held", name: "app", state: "CONTAINER_RUNNING", logPath: join(dir, "0.log"), writer: { linesPerTick: 20, intervalMs: 10, lineBytes: 100 } });
+  const held: number[] = [];
+  const observer = { ...nullObserver, held: (files: number) => void held.push(files) };
+  const progress = new ShipperProgress({ sources: [], plugin: sharedPlugin(), logger: h.logger });
+  const manager = h.manager({ clock: systemClock, intervalMs: 1000 * 3600, growthChecks: true, observer, progress, policy: { maxSize: 64 * 1024, maxFiles: 5, compress: true, shipperAware: true } });
+  manager.start();
+  t.after(() => manager.stop());
+  const rotated = () => readdirSync(dir).some((n) => /^0\.log\.\d{8}-\d{6}/.test(n) && !n.startsWith("0.log.2025"));
+  for (let waited = 0; !(rotated() && held.at(-1) === 1) && waited < 60_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  h.runtime.stopWriter("held");
+  assert.ok(rotated(), `rotated by a growth check: ${readdirSync(dir).join(", ")}`);
+  assert.equal(held[0], 0, "the first pass holds nothing: the planted file is the newest rotated one");
+  assert.equal(held.at(-1), 1, `held after the rotation, with no pass since: ${held.join(", ")}`);
+  assert.ok(readdirSync(dir).includes("0.log.20250101-000000"), "held, not compressed");
 });
