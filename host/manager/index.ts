@@ -6,6 +6,7 @@
 // moment the rules say so — without waiting for compression, which runs in the background.
 import type { Clock } from "../clock.js";
 import type { Cri } from "../cri/types.js";
+import { CriError } from "../errors.js";
 import { Executor, toFileEntries, type Outcome } from "../executor.js";
 import { joinPath, type Fs } from "../fs.js";
 import type { Logger } from "../log.js";
@@ -375,7 +376,19 @@ export class LogManager {
    * containers that are not running yet, look again shortly (a few times).
    */
   private async discoverNew(signal: AbortSignal): Promise<void> {
-    const { running, starting } = await this.discovery.refresh(signal);
+    let found: Awaited<ReturnType<Discovery["refresh"]>>;
+    try {
+      found = await this.discovery.refresh(signal);
+    } catch (err) {
+      // The runtime is down or slow: the next pass asks it again and is the one that reports it ("failed to
+      // list containers", runtime_up 0); a change in the tree is no reason to report it once more.
+      if (err instanceof CriError) {
+        if (!signal.aborted) this.o.logger.debug("could not ask the runtime about a change in the log tree; the next pass asks again", { err });
+        return;
+      }
+      throw err;
+    }
+    const { running, starting } = found;
     for (const c of running) {
       if (!this.containers.has(c.id)) {
         this.containers.set(c.id, c);

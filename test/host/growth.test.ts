@@ -119,3 +119,20 @@ test("a file a growth check's rotation leaves unread is in the held gauges at on
   assert.equal(held.at(-1), 1, `held after the rotation, with no pass since: ${held.join(", ")}`);
   assert.ok(readdirSync(dir).includes("0.log.20250101-000000"), "held, not compressed");
 });
+
+test("a change in the tree while the runtime is down: looked into again at the next pass, not reported as a failed pass", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const manager = h.manager({ clock: systemClock, intervalMs: 1000 * 3600 * 1000, growthChecks: true, policy: { maxSize: 64 * 1024, maxFiles: 5, compress: false } });
+  manager.start();
+  t.after(() => manager.stop());
+  await new Promise((r) => setTimeout(r, 300)); // the first pass is done
+  const listedBefore = h.runtime.calls.filter((c) => c.method === "ListContainers").length;
+  h.runtime.injectError("ListContainers", new Error("runtime restarting"), "persistent");
+  writeFiles(join(h.logRoot, "ns_new_uid", "app"), { "0.log": "" }); // a new pod: the runtime is asked at once
+  for (let waited = 0; h.runtime.calls.filter((c) => c.method === "ListContainers").length === listedBefore && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(h.runtime.calls.filter((c) => c.method === "ListContainers").length > listedBefore, "the tree change asked the runtime");
+  assert.deepEqual(h.logger.find({ level: "error" }).map((e) => e.msg), [], "no failed pass: the next pass reports the runtime");
+  assert.equal(h.logger.find({ msg: "could not ask the runtime about a change in the log tree; the next pass asks again" }).length >= 1, true);
+});
